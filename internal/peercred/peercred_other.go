@@ -1,0 +1,5 @@
+//go:build !linux && !darwin
+
+package peercred
+
+func get(int) (Cred, error) { return Cred{}, ErrUnsupported }
