@@ -1,0 +1,488 @@
+package agent
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/mayflyhq/mayfly/agent/wire"
+	"github.com/mayflyhq/mayfly/backends"
+	"github.com/mayflyhq/mayfly/internal/config"
+	"github.com/mayflyhq/mayfly/internal/version"
+	"github.com/mayflyhq/mayfly/tokensource"
+)
+
+// assumedLifetime stands in for a token's lifetime when the provider omits
+// expires_in (RFC 6749 §5.1 makes it optional): short, so Mayfly never hands
+// out a token it cannot vouch for for long.
+const assumedLifetime = 5 * time.Minute
+
+// session is one profile's sign-in: the refresh token (also in the store)
+// and the current access token (memory only).
+type session struct {
+	prof *config.Profile
+	key  string // store key
+
+	// sem admits one refresh, sign-in or sign-out at a time (single flight):
+	// callers that arrive during a refresh wait here, then find the fresh
+	// token in the cache.
+	sem chan struct{}
+
+	mu          sync.Mutex
+	value       string    // the token handed out (access or ID token)
+	expiry      time.Time // its real expiry
+	serveUntil  time.Time // expiry minus the margin
+	refresh     string
+	loaded      bool // refresh was read from the store (or is known absent)
+	subject     string
+	lastRefresh time.Time
+	refreshes   int
+	problem     string
+}
+
+// record is what the store holds for a session. The access token is never
+// stored: it lives minutes and only in the agent's memory.
+type record struct {
+	V            int       `json:"v"`
+	Issuer       string    `json:"issuer"`
+	ClientID     string    `json:"client_id"`
+	RefreshToken string    `json:"refresh_token"`
+	Subject      string    `json:"subject,omitempty"`
+	Saved        time.Time `json:"saved"`
+}
+
+// sessionKey names a profile's store entry. It hashes what the refresh token
+// is valid for, so editing a profile's issuer, client or scopes never feeds
+// an old token to a new provider.
+func sessionKey(p *config.Profile) string {
+	h := sha256.Sum256([]byte(p.Issuer + "\n" + p.ClientID + "\n" + strings.Join(p.Scopes, " ")))
+	return "session/" + p.Name + "/" + hex.EncodeToString(h[:8])
+}
+
+func (a *Agent) session(p *config.Profile) *session {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	s := a.sessions[p.Name]
+	if s != nil && s.key == sessionKey(p) && s.prof.Token == p.Token && s.prof.RefreshMargin == p.RefreshMargin {
+		s.prof = p
+		return s
+	}
+	s = &session{prof: p, key: sessionKey(p), sem: make(chan struct{}, 1)}
+	a.sessions[p.Name] = s
+	return s
+}
+
+func (s *session) lock(ctx context.Context) error {
+	select {
+	case s.sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *session) unlock() { <-s.sem }
+
+func (s *session) cached(now time.Time) (string, time.Time, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.value != "" && now.Before(s.serveUntil) {
+		return s.value, s.serveUntil, true
+	}
+	return "", time.Time{}, false
+}
+
+// install makes tok the session's current token. Callers hold sem.
+func (a *Agent) install(s *session, cl *tokensource.Client, tok *oauth2.Token) error {
+	now := a.now()
+	value, expiry := tok.AccessToken, tok.Expiry
+	var subject string
+	if raw, claims, err := cl.IDToken(tok); err == nil {
+		subject = claims.Email
+		if subject == "" {
+			subject = claims.Subject
+		}
+		if s.prof.Token == config.TokenID {
+			value, expiry = raw, claims.Expiry
+		}
+	} else if s.prof.Token == config.TokenID {
+		return fmt.Errorf("profile %s wants an ID token: %w", s.prof.Name, err)
+	}
+	if value == "" {
+		return errors.New("the provider returned no token")
+	}
+	if expiry.IsZero() {
+		expiry = now.Add(assumedLifetime)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.value, s.expiry = value, expiry
+	s.serveUntil = expiry.Add(-margin(s.prof.RefreshMargin, expiry.Sub(now)))
+	if tok.RefreshToken != "" {
+		s.refresh = tok.RefreshToken
+	}
+	s.loaded = true
+	if subject != "" {
+		s.subject = subject
+	}
+	s.problem = ""
+	return nil
+}
+
+// margin is how long before expiry a token stops being handed out: the
+// configured margin, but at most a quarter of the lifetime, so a provider
+// issuing one-minute tokens does not make every token stale at birth.
+func margin(configured, lifetime time.Duration) time.Duration {
+	return max(0, min(configured, lifetime/4))
+}
+
+// token answers OpToken.
+func (a *Agent) token(ctx context.Context, c caller, req wire.Request) wire.Response {
+	p, resp := a.profileFor(req)
+	if p == nil {
+		return resp
+	}
+	s := a.session(p)
+	value, until, err := a.get(ctx, s)
+	if err != nil {
+		return a.failure(p, err)
+	}
+	a.log.Info("token issued", "profile", p.Name, "consumer", c.consumer, "pid", c.PID, "until", until.UTC().Format(time.RFC3339))
+	return wire.Response{Profile: p.Name, Username: p.Username, Token: value, Expiry: until}
+}
+
+// profileFor picks the profile named in req, else the one whose match rules
+// serve req.URL.
+func (a *Agent) profileFor(req wire.Request) (*config.Profile, wire.Response) {
+	cfg, err := a.config()
+	if err != nil {
+		return nil, errResp(wire.CodeConfig, err.Error())
+	}
+	if req.Profile != "" {
+		if p := cfg.Profiles[req.Profile]; p != nil {
+			return p, wire.Response{}
+		}
+		return nil, errResp(wire.CodeNoProfile, fmt.Sprintf("no profile %q in %s", req.Profile, cfg.Path))
+	}
+	if req.URL != "" {
+		if p := cfg.Match(req.URL); p != nil {
+			return p, wire.Response{}
+		}
+	}
+	return nil, errResp(wire.CodeNoProfile, fmt.Sprintf("no profile in %s matches %q", cfg.Path, req.URL))
+}
+
+var (
+	errLoginRequired = errors.New("not signed in")
+	errRevoked       = errors.New("the provider ended the session")
+)
+
+func (a *Agent) failure(p *config.Profile, err error) wire.Response {
+	hint := fmt.Sprintf("run `mayfly login --profile %s`", p.Name)
+	switch {
+	case errors.Is(err, errLoginRequired):
+		return errResp(wire.CodeLoginRequired, fmt.Sprintf("not signed in to profile %s: %s", p.Name, hint))
+	case errors.Is(err, errRevoked):
+		return errResp(wire.CodeRevoked, fmt.Sprintf("the session of profile %s was ended by the provider (%v): %s", p.Name, errors.Unwrap(err), hint))
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return errResp(wire.CodeInternal, "cancelled")
+	}
+	return errResp(wire.CodeProvider, fmt.Sprintf("profile %s: %v", p.Name, err))
+}
+
+// get returns a token with enough life left, refreshing once for all callers.
+func (a *Agent) get(ctx context.Context, s *session) (string, time.Time, error) {
+	if v, until, ok := s.cached(a.now()); ok {
+		return v, until, nil
+	}
+	if err := s.lock(ctx); err != nil {
+		return "", time.Time{}, err
+	}
+	defer s.unlock()
+	// Whoever held the lock before us may have refreshed already.
+	if v, until, ok := s.cached(a.now()); ok {
+		return v, until, nil
+	}
+	rt, err := a.refreshToken(s)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	rctx, cancel := context.WithTimeout(a.bg, time.Minute)
+	defer cancel()
+	cl, err := a.client(rctx, s.prof)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	tok, err := cl.Refresh(rctx, rt)
+	if errors.Is(err, tokensource.ErrSessionEnded) {
+		a.log.Warn("refresh refused: session ended", "profile", s.prof.Name, "err", err)
+		a.forget(rctx, s)
+		return "", time.Time{}, fmt.Errorf("%w: %w", errRevoked, err)
+	}
+	if err != nil {
+		s.mu.Lock()
+		s.problem = err.Error()
+		s.mu.Unlock()
+		return "", time.Time{}, err
+	}
+	// Persist a rotated refresh token before anything uses the tokens that
+	// came with it: if the agent died after handing out the access token but
+	// before saving, the next run would hold a refresh token the provider
+	// has already replaced.
+	if tok.RefreshToken != "" && tok.RefreshToken != rt {
+		if err := a.save(rctx, s, tok.RefreshToken); err != nil {
+			// The new token is still in memory and serves this run; say so.
+			a.log.Error("rotated refresh token not saved: it lives in memory only until the agent exits", "profile", s.prof.Name, "err", err)
+			s.mu.Lock()
+			s.problem = "store write failed: " + err.Error()
+			s.mu.Unlock()
+		}
+	}
+	if err := a.install(s, cl, tok); err != nil {
+		return "", time.Time{}, err
+	}
+	s.mu.Lock()
+	s.lastRefresh = a.now()
+	s.refreshes++
+	v, until := s.value, s.serveUntil
+	s.mu.Unlock()
+	a.log.Info("refreshed", "profile", s.prof.Name, "rotated", tok.RefreshToken != "" && tok.RefreshToken != rt, "expiry", tok.Expiry.UTC().Format(time.RFC3339))
+	return v, until, nil
+}
+
+// refreshToken returns the session's refresh token, from memory or the store.
+func (a *Agent) refreshToken(s *session) (string, error) {
+	s.mu.Lock()
+	rt, loaded := s.refresh, s.loaded
+	s.mu.Unlock()
+	if rt != "" {
+		return rt, nil
+	}
+	if loaded {
+		return "", errLoginRequired
+	}
+	ctx, cancel := context.WithTimeout(a.bg, 10*time.Second)
+	defer cancel()
+	rec, err := a.load(ctx, s)
+	if err != nil {
+		return "", err
+	}
+	s.mu.Lock()
+	s.refresh, s.loaded = rec.RefreshToken, true
+	if rec.Subject != "" {
+		s.subject = rec.Subject
+	}
+	s.mu.Unlock()
+	if rec.RefreshToken == "" {
+		return "", errLoginRequired
+	}
+	return rec.RefreshToken, nil
+}
+
+func (a *Agent) load(ctx context.Context, s *session) (record, error) {
+	b, err := a.opt.Store.Get(ctx, s.key)
+	if errors.Is(err, backends.ErrNotFound) {
+		return record{}, errLoginRequired
+	}
+	if err != nil {
+		return record{}, fmt.Errorf("read the session from %s: %w", a.opt.Store.Describe().Name, err)
+	}
+	var rec record
+	if err := json.Unmarshal(b, &rec); err != nil || rec.Issuer != s.prof.Issuer || rec.ClientID != s.prof.ClientID {
+		// Unreadable or for another provider: useless, and never sent anywhere.
+		a.log.Warn("ignoring an unusable stored session", "profile", s.prof.Name)
+		return record{}, errLoginRequired
+	}
+	return rec, nil
+}
+
+func (a *Agent) save(ctx context.Context, s *session, rt string) error {
+	s.mu.Lock()
+	rec := record{V: 1, Issuer: s.prof.Issuer, ClientID: s.prof.ClientID, RefreshToken: rt, Subject: s.subject, Saved: a.now().UTC()}
+	s.mu.Unlock()
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	return a.opt.Store.Set(ctx, s.key, b)
+}
+
+// forget drops the session from memory and the store. Callers hold sem.
+func (a *Agent) forget(ctx context.Context, s *session) {
+	s.mu.Lock()
+	s.value, s.refresh, s.expiry, s.serveUntil, s.loaded, s.subject = "", "", time.Time{}, time.Time{}, true, ""
+	s.mu.Unlock()
+	if err := a.opt.Store.Delete(ctx, s.key); err != nil && !errors.Is(err, backends.ErrNotFound) {
+		a.log.Error("could not delete the stored session", "profile", s.prof.Name, "err", err)
+	}
+}
+
+// erase answers OpErase: a consumer says a token was rejected. Only a token
+// equal to the one held is dropped, so a stale 401 from one consumer cannot
+// throw away a fresh token another just got (the git-credential-manager
+// lesson, PR #25).
+func (a *Agent) erase(req wire.Request) wire.Response {
+	p, resp := a.profileFor(req)
+	if p == nil {
+		if resp.Error != nil && resp.Error.Code == wire.CodeNoProfile {
+			return wire.Response{}
+		}
+		return resp
+	}
+	s := a.session(p)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.value != "" && subtle.ConstantTimeCompare([]byte(s.value), []byte(req.Token)) == 1 {
+		s.value, s.serveUntil = "", time.Time{}
+		a.log.Info("token dropped after the consumer reported it rejected", "profile", p.Name, "consumer", req.Consumer)
+	}
+	return wire.Response{Profile: p.Name}
+}
+
+type providerEntry struct {
+	p       *tokensource.Provider
+	fetched time.Time
+}
+
+// client returns the OAuth client for p, with discovery cached for an hour.
+func (a *Agent) client(ctx context.Context, p *config.Profile) (*tokensource.Client, error) {
+	a.mu.Lock()
+	e := a.providers[p.Issuer]
+	a.mu.Unlock()
+	if e == nil || a.now().Sub(e.fetched) > time.Hour {
+		prov, err := tokensource.Discover(ctx, a.opt.HTTP, p.Issuer)
+		if err != nil {
+			return nil, err
+		}
+		e = &providerEntry{p: prov, fetched: a.now()}
+		a.mu.Lock()
+		a.providers[p.Issuer] = e
+		a.mu.Unlock()
+	}
+	return &tokensource.Client{Provider: e.p, ClientID: p.ClientID, Scopes: p.Scopes, HTTP: a.opt.HTTP}, nil
+}
+
+// status answers OpStatus.
+func (a *Agent) status(ctx context.Context) wire.Response {
+	cfg, err := a.config()
+	if err != nil {
+		return errResp(wire.CodeConfig, err.Error())
+	}
+	d := a.opt.Store.Describe()
+	st := &wire.Status{
+		PID: os.Getpid(), Version: version.String(), Config: a.opt.ConfigPath, Socket: a.opt.Socket, Started: a.started,
+		Store: wire.StoreInfo{Name: d.Name, Protection: d.Protection.String(), Detail: d.Detail},
+	}
+	for _, name := range cfg.ProfileNames() {
+		p := cfg.Profiles[name]
+		s := a.session(p)
+		if _, err := a.refreshToken(s); err != nil && !errors.Is(err, errLoginRequired) {
+			s.mu.Lock()
+			s.problem = err.Error()
+			s.mu.Unlock()
+		}
+		s.mu.Lock()
+		ps := wire.ProfileStatus{
+			Name: name, Issuer: p.Issuer, ClientID: p.ClientID, Flow: p.Flow,
+			SignedIn: s.refresh != "" || (s.value != "" && a.now().Before(s.expiry)), Subject: s.subject,
+			RefreshToken: s.refresh != "", LastRefresh: s.lastRefresh, Refreshes: s.refreshes, Problem: s.problem,
+		}
+		if s.value != "" {
+			ps.AccessExpiry = s.expiry
+		}
+		s.mu.Unlock()
+		for _, m := range p.Match {
+			ps.Match = append(ps.Match, m.String())
+		}
+		st.Profiles = append(st.Profiles, ps)
+	}
+	return wire.Response{Status: st}
+}
+
+// logout answers OpLogout: revoke at the provider where it can (RFC 7009),
+// and forget locally in any case.
+func (a *Agent) logout(ctx context.Context, req wire.Request) wire.Response {
+	cfg, err := a.config()
+	if err != nil {
+		return errResp(wire.CodeConfig, err.Error())
+	}
+	var names []string
+	switch {
+	case req.All:
+		names = cfg.ProfileNames()
+	case req.Profile != "":
+		if cfg.Profiles[req.Profile] == nil {
+			return errResp(wire.CodeNoProfile, fmt.Sprintf("no profile %q in %s", req.Profile, cfg.Path))
+		}
+		names = []string{req.Profile}
+	default:
+		names = cfg.ProfileNames()
+		if len(names) != 1 {
+			return errResp(wire.CodeBadRequest, "several profiles are configured: name one with --profile, or use --all")
+		}
+	}
+	var out wire.Response
+	for _, name := range names {
+		out.Results = append(out.Results, wire.LogoutResult{Profile: name, Outcome: a.logoutOne(ctx, cfg.Profiles[name])})
+	}
+	return out
+}
+
+func (a *Agent) logoutOne(ctx context.Context, p *config.Profile) string {
+	s := a.session(p)
+	if err := s.lock(ctx); err != nil {
+		return "cancelled"
+	}
+	defer s.unlock()
+	rt, err := a.refreshToken(s)
+	s.mu.Lock()
+	at := s.value
+	s.mu.Unlock()
+	if rt == "" && at == "" {
+		if err != nil && !errors.Is(err, errLoginRequired) {
+			return "not signed in (" + err.Error() + ")"
+		}
+		return "not signed in"
+	}
+	rctx, cancel := context.WithTimeout(a.bg, 30*time.Second)
+	defer cancel()
+	outcome := "forgotten locally"
+	cl, err := a.client(rctx, p)
+	switch {
+	case err != nil:
+		outcome += fmt.Sprintf("; not revoked, the provider is unreachable (%v)", err)
+	case cl.Provider.RevocationURL == "":
+		outcome += "; the provider has no revocation endpoint, so the refresh token stays valid there until it expires"
+	default:
+		var errs []string
+		if rt != "" {
+			if err := cl.Revoke(rctx, rt, "refresh_token"); err != nil {
+				errs = append(errs, err.Error())
+			}
+		}
+		if at != "" && s.prof.Token == config.TokenAccess {
+			if err := cl.Revoke(rctx, at, "access_token"); err != nil {
+				errs = append(errs, err.Error())
+			}
+		}
+		if len(errs) == 0 {
+			outcome = "revoked at the provider and forgotten locally"
+		} else {
+			outcome += "; revocation failed: " + strings.Join(slices.Compact(errs), "; ")
+		}
+	}
+	a.forget(rctx, s)
+	a.log.Info("signed out", "profile", p.Name, "outcome", outcome)
+	return outcome
+}
