@@ -1,0 +1,32 @@
+// Command git-credential-mayfly is a git credential helper that answers with
+// short-lived tokens from the Mayfly agent. Wire it with
+//
+//	git config --global credential.https://git.corp.example.helper ""
+//	git config --global --add credential.https://git.corp.example.helper mayfly
+package main
+
+import (
+	"context"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/mayflyhq/mayfly/protocol/gitcred"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	flags, action := gitcred.SplitArgs(args)
+	h, err := newHandler(flags, stderr)
+	if err != nil {
+		io.WriteString(stderr, "git-credential-mayfly: "+err.Error()+"\n")
+		return 2
+	}
+	return gitcred.Run(ctx, action, stdin, stdout, stderr, h)
+}

@@ -1,0 +1,113 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/mayflyhq/mayfly/agent/wire"
+)
+
+func status(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flags("status", stderr)
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	c, err := newClient()
+	if err != nil {
+		return err
+	}
+	resp, err := c.Do(ctx, wire.Request{Op: wire.OpStatus})
+	if err != nil {
+		return agentErr(err)
+	}
+	st := resp.Status
+	if st == nil {
+		return fmt.Errorf("the agent sent no status")
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(st)
+	}
+	fmt.Fprintf(stdout, "agent    running, pid %d, version %s, since %s\n", st.PID, st.Version, st.Started.Local().Format(time.DateTime))
+	fmt.Fprintf(stdout, "socket   %s\n", st.Socket)
+	fmt.Fprintf(stdout, "config   %s\n", st.Config)
+	fmt.Fprintf(stdout, "store    %s (%s)", st.Store.Name, st.Store.Protection)
+	if st.Store.Detail != "" {
+		fmt.Fprintf(stdout, ": %s", st.Store.Detail)
+	}
+	fmt.Fprintln(stdout)
+	fmt.Fprintln(stdout)
+	if len(st.Profiles) == 0 {
+		fmt.Fprintf(stdout, "no profiles configured in %s\n", st.Config)
+		return nil
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PROFILE\tSIGNED IN\tUSER\tTOKEN\tISSUER\tMATCH")
+	now := time.Now()
+	for _, p := range st.Profiles {
+		signed := "no"
+		if p.SignedIn {
+			signed = "yes"
+			if !p.RefreshToken {
+				signed = "yes (no refresh token)"
+			}
+		}
+		tok := "-"
+		if !p.AccessExpiry.IsZero() {
+			if left := p.AccessExpiry.Sub(now); left > 0 {
+				tok = fmt.Sprintf("valid %s (until %s)", left.Round(time.Second), p.AccessExpiry.Local().Format("15:04:05"))
+			} else {
+				tok = "expired; refreshed on next use"
+			}
+		} else if p.RefreshToken {
+			tok = "minted on next use"
+		}
+		user := p.Subject
+		if user == "" {
+			user = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", p.Name, signed, user, tok, p.Issuer, strings.Join(p.Match, " "))
+	}
+	tw.Flush()
+	for _, p := range st.Profiles {
+		if p.Problem != "" {
+			fmt.Fprintf(stdout, "\n%s: %s", p.Name, p.Problem)
+		}
+		if !p.SignedIn {
+			fmt.Fprintf(stdout, "\nsign in to %s with: mayfly login --profile %s", p.Name, p.Name)
+		}
+	}
+	fmt.Fprintln(stdout)
+	return nil
+}
+
+func logout(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flags("logout", stderr)
+	profile := fs.String("profile", "", "profile to sign out")
+	all := fs.Bool("all", false, "sign out of every profile")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *all && *profile != "" {
+		return usageError{fmt.Errorf("--all and --profile exclude each other")}
+	}
+	c, err := newClient()
+	if err != nil {
+		return err
+	}
+	resp, err := c.Do(ctx, wire.Request{Op: wire.OpLogout, Profile: *profile, All: *all})
+	if err != nil {
+		return agentErr(err)
+	}
+	for _, r := range resp.Results {
+		fmt.Fprintf(stderr, "%s: %s\n", r.Profile, r.Outcome)
+	}
+	return nil
+}
