@@ -17,9 +17,11 @@ type handler struct {
 	profile string // --profile: serve this profile whatever the URL
 }
 
-func newHandler(args []string, stderr io.Writer) (*handler, error) {
+func newHandler(args []string) (*handler, error) {
 	fs := flag.NewFlagSet("git-credential-mayfly", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	// One line from main, not the flag package's usage dump: git shows
+	// whatever a helper writes on stderr to the person.
+	fs.SetOutput(io.Discard)
 	h := &handler{}
 	fs.StringVar(&h.profile, "profile", "", "profile to use instead of matching the URL")
 	if err := fs.Parse(args); err != nil {

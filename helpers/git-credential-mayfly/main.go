@@ -23,7 +23,7 @@ func main() {
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	flags, action := gitcred.SplitArgs(args)
-	h, err := newHandler(flags, stderr)
+	h, err := newHandler(flags)
 	if err != nil {
 		io.WriteString(stderr, "git-credential-mayfly: "+err.Error()+"\n")
 		return 2
