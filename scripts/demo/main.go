@@ -22,6 +22,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/term"
+
 	"github.com/mayflyhq/mayfly/internal/testpeers"
 )
 
@@ -161,15 +163,25 @@ match = [%q]
 		exp.Local().Format("15:04:05"), time.Until(exp).Round(time.Second))
 
 	step(6, "Wait for the access token to expire, then clone again: the agent refreshes (with rotation)")
+	tty := term.IsTerminal(int(os.Stdout.Fd()))
 	for left := time.Until(exp); left > 0; left = time.Until(exp) {
-		fmt.Printf("\r%3ds left ", int(left.Seconds()+0.5))
+		secs := int(left.Seconds() + 0.5)
+		switch {
+		case tty:
+			fmt.Printf("\r%3ds left ", secs)
+		case secs%5 == 0:
+			fmt.Printf("%ds left\n", secs)
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(min(time.Second, left)):
 		}
 	}
-	fmt.Println("\rexpired.   ")
+	if tty {
+		fmt.Print("\r")
+	}
+	fmt.Println("expired.   ")
 	if err := show(ctx, e, "git", "clone", "-q", git.URL+"/demo.git", "demo-again"); err != nil {
 		return err
 	}
