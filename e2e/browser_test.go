@@ -65,4 +65,27 @@ func TestBrowserFlow(t *testing.T) {
 		t.Fatalf("after browser login: %+v", st)
 	}
 	w.mustRun("git", "clone", "-q", w.git.URL+"/app.git", "app")
+
+	// git hands the token back with "reject" when a server refuses it: the
+	// agent drops it, and the next fill gets a refreshed one.
+	tok, err := w.fill()
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := w.dex.Grants("refresh_token")
+	w.mustRunIn("url="+w.git.URL+"/app.git\nusername=someone-else\npassword=not-the-token\n\n", "git", "credential", "reject")
+	if again, err := w.fill(); err != nil || again != tok {
+		t.Errorf("rejecting another credential dropped the agent's token (%v)", err)
+	}
+	w.mustRunIn("url="+w.git.URL+"/app.git\nusername=oauth2\npassword="+tok+"\n\n", "git", "credential", "reject")
+	fresh, err := w.fill()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fresh == tok {
+		t.Errorf("git credential reject did not drop the token")
+	}
+	if n := w.dex.Grants("refresh_token") - before; n != 1 {
+		t.Errorf("after reject: %d refresh grants, want 1", n)
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -51,9 +52,23 @@ func TestFirstPath(t *testing.T) {
 	if b, err := os.ReadFile(filepath.Join(w.work, "first", "README.md")); err != nil || string(b) != "# app\n" {
 		t.Fatalf("first clone: README.md = %q, %v", b, err)
 	}
-	access1, err := w.fill()
+	f, err := w.fillFields()
 	if err != nil {
 		t.Fatal(err)
+	}
+	access1 := f["password"]
+	if f["username"] != "oauth2" || access1 == "" {
+		t.Fatalf("git credential fill: username %q, password set %v", f["username"], access1 != "")
+	}
+	// git must stop using the token before it expires: the expiry git gets
+	// is brought forward by the margin (a quarter of Dex's one minute here).
+	st = w.status()
+	exp, err := strconv.ParseInt(f["password_expiry_utc"], 10, 64)
+	if err != nil {
+		t.Fatalf("password_expiry_utc %q: %v", f["password_expiry_utc"], err)
+	}
+	if ahead := st.AccessExpiry.Sub(time.Unix(exp, 0)); ahead < 10*time.Second || ahead > 20*time.Second {
+		t.Errorf("password_expiry_utc is %s before the token's expiry, want about 15s", ahead)
 	}
 	refresh1 := refreshToken(t, w)
 	secrets := []string{access1, refresh1}

@@ -8,11 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -209,7 +211,12 @@ func (w *world) run(stdin string, name string, args ...string) result {
 
 func (w *world) mustRun(name string, args ...string) result {
 	w.t.Helper()
-	r := w.run("", name, args...)
+	return w.mustRunIn("", name, args...)
+}
+
+func (w *world) mustRunIn(stdin, name string, args ...string) result {
+	w.t.Helper()
+	r := w.run(stdin, name, args...)
 	if r.code != 0 {
 		w.t.Fatalf("%s %s: exit %d\nstdout: %s\nstderr: %s", name, strings.Join(args, " "), r.code, r.stdout, r.stderr)
 	}
@@ -285,6 +292,18 @@ func (w *world) status() wire.ProfileStatus {
 // fill runs `git credential fill` for the repository and returns the
 // password git got.
 func (w *world) fill() (string, error) {
+	f, err := w.fillFields()
+	if err != nil {
+		return "", err
+	}
+	if f["password"] == "" {
+		return "", fmt.Errorf("git credential fill gave no password: %v", slices.Collect(maps.Keys(f)))
+	}
+	return f["password"], nil
+}
+
+// fillFields runs `git credential fill` and returns what git answered.
+func (w *world) fillFields() (map[string]string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	c := w.cmd(ctx, "git", "credential", "fill")
@@ -292,14 +311,15 @@ func (w *world) fill() (string, error) {
 	var so, se bytes.Buffer
 	c.Stdout, c.Stderr = &so, &se
 	if err := c.Run(); err != nil {
-		return "", fmt.Errorf("git credential fill: %v: %s", err, se.String())
+		return nil, fmt.Errorf("git credential fill: %v: %s", err, se.String())
 	}
+	f := map[string]string{}
 	for line := range strings.Lines(so.String()) {
-		if v, ok := strings.CutPrefix(strings.TrimSuffix(line, "\n"), "password="); ok {
-			return v, nil
+		if k, v, ok := strings.Cut(strings.TrimSuffix(line, "\n"), "="); ok {
+			f[k] = v
 		}
 	}
-	return "", fmt.Errorf("git credential fill gave no password: %q", so.String())
+	return f, nil
 }
 
 func fileExists(p string) bool {
