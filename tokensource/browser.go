@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -28,6 +29,11 @@ type BrowserLogin struct {
 	state    string
 	authURL  string
 	result   chan result
+	// claimed is set by the one redirect whose result Wait gets, or by
+	// Wait when it gives up first. The listener's closing does not end
+	// connections a browser keeps alive, so any later redirect with our
+	// state must be answered here, or it would wait for a reply forever.
+	claimed atomic.Bool
 }
 
 // result carries the redirect's outcome to Wait, and Wait's exchange
@@ -79,7 +85,14 @@ func (b *BrowserLogin) Wait(ctx context.Context) (*oauth2.Token, error) {
 	defer b.ln.Close()
 	select {
 	case <-ctx.Done():
-		return nil, fmt.Errorf("sign-in cancelled: %w", ctx.Err())
+		err := fmt.Errorf("sign-in cancelled: %w", ctx.Err())
+		if !b.claimed.CompareAndSwap(false, true) {
+			// A redirect got in first: it is sending its result, and its
+			// page waits for our answer.
+			r := <-b.result
+			r.done <- err
+		}
+		return nil, err
 	case r := <-b.result:
 		if r.err != nil {
 			r.done <- r.err
@@ -120,12 +133,11 @@ func (b *BrowserLogin) callback(w http.ResponseWriter, r *http.Request) {
 	default:
 		res.code = q.Get("code")
 	}
-	select {
-	case b.result <- res:
-	default: // a second callback after the first: ignore it
-		page(w, http.StatusConflict, "This sign-in was already completed.")
+	if !b.claimed.CompareAndSwap(false, true) { // a reload, a replay, or too late
+		page(w, http.StatusConflict, "Mayfly is no longer waiting for this sign-in.")
 		return
 	}
+	b.result <- res // buffered, and sent at most once: never blocks
 	var err error
 	select {
 	case err = <-res.done:

@@ -19,6 +19,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/oauth2"
 )
@@ -142,18 +143,25 @@ func (c *Client) Refresh(ctx context.Context, refreshToken string) (*oauth2.Toke
 	src := c.config("").TokenSource(c.ctx(ctx), &oauth2.Token{RefreshToken: refreshToken, Expiry: time.Unix(1, 0)})
 	tok, err := src.Token()
 	if err != nil {
-		return nil, classify("refresh", err)
+		return nil, classify(opRefresh, err)
 	}
 	return tok, nil
 }
 
 // classify turns a token-endpoint failure into an error that says what to do.
+// Only a refresh can end a session: the same error codes from a code
+// exchange or a device poll mean that sign-in attempt failed.
 func classify(op string, err error) error {
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) {
 		switch re.ErrorCode {
 		case "invalid_grant", "invalid_request":
-			return fmt.Errorf("%s: %w (%s)", op, ErrSessionEnded, describe(re))
+			// RFC 6749 §5.2: the refresh token is invalid, expired, revoked
+			// or was issued to another client. Providers that detect reuse of
+			// a rotated token answer the same way (Dex: invalid_request).
+			if op == opRefresh {
+				return fmt.Errorf("%s: %w (%s)", op, ErrSessionEnded, describe(re))
+			}
 		case "":
 			return fmt.Errorf("%s: token endpoint answered %s", op, re.Response.Status)
 		}
@@ -161,6 +169,8 @@ func classify(op string, err error) error {
 	}
 	return fmt.Errorf("%s: %w", op, err)
 }
+
+const opRefresh = "refresh"
 
 // describe renders a provider error without echoing the response body,
 // which could hold anything.
@@ -180,6 +190,10 @@ func oneLine(s string, max int) string {
 		return r
 	}, s)
 	if len(s) > max {
+		// Cut on a rune boundary, not inside a UTF-8 sequence.
+		for max > 0 && !utf8.RuneStart(s[max]) {
+			max--
+		}
 		s = s[:max] + "…"
 	}
 	return s
@@ -215,7 +229,7 @@ type Claims struct {
 	Subject string    `json:"sub"`
 	Email   string    `json:"email"`
 	Aud     audience  `json:"aud"`
-	Exp     int64     `json:"exp"`
+	Exp     int64     `json:"-"` // whole seconds of "exp"
 	Expiry  time.Time `json:"-"`
 }
 
@@ -267,12 +281,17 @@ func ParseClaims(jwt string) (Claims, error) {
 	if err != nil {
 		return Claims{}, fmt.Errorf("id_token payload: %w", err)
 	}
-	var cl Claims
+	var cl struct {
+		Claims
+		// RFC 7519 §2: a NumericDate may have a fraction.
+		Exp float64 `json:"exp"`
+	}
 	if err := json.Unmarshal(b, &cl); err != nil {
 		return Claims{}, fmt.Errorf("id_token payload: %w", err)
 	}
-	if cl.Exp > 0 {
-		cl.Expiry = time.Unix(cl.Exp, 0)
+	if cl.Exp >= 1 && cl.Exp < 1<<53 {
+		cl.Claims.Exp = int64(cl.Exp)
+		cl.Claims.Expiry = time.Unix(cl.Claims.Exp, 0)
 	}
-	return cl, nil
+	return cl.Claims, nil
 }
