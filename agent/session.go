@@ -75,7 +75,8 @@ func (a *Agent) session(p *config.Profile) *session {
 	defer a.mu.Unlock()
 	s := a.sessions[p.Name]
 	if s != nil && s.key == sessionKey(p) && s.prof.Token == p.Token && s.prof.RefreshMargin == p.RefreshMargin {
-		s.prof = p
+		// Keep s.prof as it is: every field the session reads is equal in
+		// p, and refreshes read s.prof without a lock.
 		return s
 	}
 	s = &session{prof: p, key: sessionKey(p), sem: make(chan struct{}, 1)}
@@ -194,7 +195,10 @@ func (a *Agent) failure(p *config.Profile, err error) wire.Response {
 	case errors.Is(err, errLoginRequired):
 		return errResp(wire.CodeLoginRequired, fmt.Sprintf("not signed in to profile %s: %s", p.Name, hint))
 	case errors.Is(err, errRevoked):
-		return errResp(wire.CodeRevoked, fmt.Sprintf("the session of profile %s was ended by the provider (%v): %s", p.Name, errors.Unwrap(err), hint))
+		// err wraps two errors, so errors.Unwrap would return nil: show
+		// the provider's answer, which follows errRevoked's text.
+		cause := strings.TrimPrefix(err.Error(), errRevoked.Error()+": ")
+		return errResp(wire.CodeRevoked, fmt.Sprintf("the session of profile %s was ended by the provider (%s): %s", p.Name, cause, hint))
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return errResp(wire.CodeInternal, "cancelled")
 	}
@@ -240,19 +244,24 @@ func (a *Agent) get(ctx context.Context, s *session) (string, time.Time, error) 
 	// came with it: if the agent died after handing out the access token but
 	// before saving, the next run would hold a refresh token the provider
 	// has already replaced.
+	var problem string
 	if tok.RefreshToken != "" && tok.RefreshToken != rt {
 		if err := a.save(rctx, s, tok.RefreshToken); err != nil {
 			// The new token is still in memory and serves this run; say so.
 			a.log.Error("rotated refresh token not saved: it lives in memory only until the agent exits", "profile", s.prof.Name, "err", err)
-			s.mu.Lock()
-			s.problem = "store write failed: " + err.Error()
-			s.mu.Unlock()
+			problem = "store write failed: " + err.Error()
 		}
+		// The provider has replaced rt: keep the new one even if install
+		// fails below, or the next refresh would replay a dead token.
+		s.mu.Lock()
+		s.refresh = tok.RefreshToken
+		s.mu.Unlock()
 	}
 	if err := a.install(s, cl, tok); err != nil {
 		return "", time.Time{}, err
 	}
 	s.mu.Lock()
+	s.problem = problem // after install, which clears it
 	s.lastRefresh = a.now()
 	s.refreshes++
 	v, until := s.value, s.serveUntil
@@ -279,15 +288,21 @@ func (a *Agent) refreshToken(s *session) (string, error) {
 		return "", err
 	}
 	s.mu.Lock()
-	s.refresh, s.loaded = rec.RefreshToken, true
-	if rec.Subject != "" {
-		s.subject = rec.Subject
+	// status reads the store without holding sem: if a refresh or sign-in
+	// set the session while we read, what we read may be a refresh token
+	// the provider has since replaced.
+	if !s.loaded {
+		s.refresh, s.loaded = rec.RefreshToken, true
+		if rec.Subject != "" {
+			s.subject = rec.Subject
+		}
 	}
+	rt = s.refresh
 	s.mu.Unlock()
-	if rec.RefreshToken == "" {
+	if rt == "" {
 		return "", errLoginRequired
 	}
-	return rec.RefreshToken, nil
+	return rt, nil
 }
 
 func (a *Agent) load(ctx context.Context, s *session) (record, error) {
