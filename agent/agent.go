@@ -222,6 +222,8 @@ func (a *Agent) serveConn(ctx context.Context, stop func(), conn net.Conn) {
 		a.reply(conn, a.logout(ctx, req))
 	case wire.OpLogin:
 		a.login(ctx, conn, req)
+	case wire.OpStaticGet, wire.OpStaticSet, wire.OpStaticErase, wire.OpStaticList:
+		a.reply(conn, a.static(ctx, caller, req))
 	case wire.OpStop:
 		a.log.Info("stop requested", "pid", cred.PID)
 		a.reply(conn, wire.Response{})

@@ -422,6 +422,8 @@ func (a *Agent) status(ctx context.Context) wire.Response {
 		}
 		st.Profiles = append(st.Profiles, ps)
 	}
+	// Best effort: a store that cannot list has no static entries to show.
+	st.Static, _ = a.listStatic(ctx, "")
 	return wire.Response{Status: st}
 }
 

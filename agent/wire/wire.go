@@ -29,6 +29,16 @@ const (
 	OpStatus = "status" // profiles, sessions, store
 	OpStop   = "stop"   // shut the agent down
 	OpPing   = "ping"
+
+	// Static credentials: long-lived secrets a consumer asks Mayfly to keep
+	// for servers no profile manages (a Docker registry password after
+	// `docker login`), so they go to the secure store instead of a
+	// plaintext file. Namespace names the consumer ("docker"), Name the
+	// server.
+	OpStaticGet   = "static_get"
+	OpStaticSet   = "static_set"
+	OpStaticErase = "static_erase"
+	OpStaticList  = "static_list"
 )
 
 // Request is sent by a client.
@@ -44,6 +54,12 @@ type Request struct {
 	All       bool   `json:"all,omitempty"`      // OpLogout: every profile
 	ForceNew  bool   `json:"force_new,omitempty"`
 	NoBrowser bool   `json:"no_browser,omitempty"`
+
+	// OpStatic*
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name,omitempty"`
+	Username  string `json:"username,omitempty"`
+	Secret    string `json:"secret,omitempty"` // OpStaticSet only
 }
 
 // Error codes, so clients can react without parsing messages.
@@ -54,6 +70,7 @@ const (
 	CodeRefused       = "refused"        // the caller is not allowed
 	CodeConfig        = "config"         // the configuration is invalid
 	CodeProvider      = "provider"       // the identity provider failed or is unreachable
+	CodeNotFound      = "not_found"      // OpStaticGet/Erase: nothing kept under that name
 	CodeBadRequest    = "bad_request"
 	CodeInternal      = "internal"
 )
@@ -93,11 +110,22 @@ type Response struct {
 	Subject                 string    `json:"subject,omitempty"` // who signed in (email or sub), for the message
 	Note                    string    `json:"note,omitempty"`    // a warning the user should see
 
+	// OpStaticGet answers in Username and Token; OpStaticList in Static.
+	Static []StaticEntry `json:"static,omitempty"`
+
 	// OpLogout
 	Results []LogoutResult `json:"results,omitempty"`
 
 	// OpStatus
 	Status *Status `json:"status,omitempty"`
+}
+
+// StaticEntry names one static credential, never its secret.
+type StaticEntry struct {
+	Namespace string    `json:"namespace"`
+	Name      string    `json:"name"`
+	Username  string    `json:"username"`
+	Saved     time.Time `json:"saved,omitzero"`
 }
 
 // LogoutResult says what happened to one profile's session.
@@ -115,6 +143,9 @@ type Status struct {
 	Store    StoreInfo       `json:"store"`
 	Started  time.Time       `json:"started"`
 	Profiles []ProfileStatus `json:"profiles"`
+	// Static lists the long-lived credentials kept for consumers: each is
+	// a key Mayfly cannot make short-lived, and should be replaced.
+	Static []StaticEntry `json:"static,omitempty"`
 }
 
 // StoreInfo names the secret store in use.

@@ -46,12 +46,30 @@ func status(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fmt.Fprintln(stdout)
 	if len(st.Profiles) == 0 {
 		fmt.Fprintf(stdout, "no profiles configured in %s\n", st.Config)
-		return nil
+	} else {
+		showProfiles(stdout, st.Profiles)
 	}
+	if len(st.Static) > 0 {
+		fmt.Fprintf(stdout, "\nLong-lived credentials kept for consumers (%d). Mayfly cannot make these\nshort-lived; replace each with a profile where the server supports OpenID:\n", len(st.Static))
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "CONSUMER\tSERVER\tUSER\tSTORED")
+		for _, e := range st.Static {
+			saved := "-"
+			if !e.Saved.IsZero() {
+				saved = e.Saved.Local().Format(time.DateTime)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.Namespace, e.Name, e.Username, saved)
+		}
+		tw.Flush()
+	}
+	return nil
+}
+
+func showProfiles(stdout io.Writer, profiles []wire.ProfileStatus) {
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "PROFILE\tSIGNED IN\tUSER\tTOKEN\tISSUER\tMATCH")
 	now := time.Now()
-	for _, p := range st.Profiles {
+	for _, p := range profiles {
 		signed := "no"
 		if p.SignedIn {
 			signed = "yes"
@@ -76,7 +94,7 @@ func status(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", p.Name, signed, user, tok, p.Issuer, strings.Join(p.Match, " "))
 	}
 	tw.Flush()
-	for _, p := range st.Profiles {
+	for _, p := range profiles {
 		if p.Problem != "" {
 			fmt.Fprintf(stdout, "\n%s: %s", p.Name, p.Problem)
 		}
@@ -85,7 +103,6 @@ func status(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 	}
 	fmt.Fprintln(stdout)
-	return nil
 }
 
 func logout(ctx context.Context, args []string, stdout, stderr io.Writer) error {
