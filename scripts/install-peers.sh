@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs what Mayfly's integration tests and demo run against, on a fresh
-# Debian machine: git with git-http-backend, util-linux (setpriv), and Dex
-# v2.45.1 built from the Go module proxy through the wrapper module in
-# scripts/peers/dex (Dex's go.mod has a replace directive, so `go install`
-# refuses it, and its master deadlocks on refresh with memory storage).
-# Idempotent: what is already there is not rebuilt.
+# Debian machine: git with git-http-backend, util-linux (setpriv), skopeo
+# and the docker CLI from apt; Dex v2.45.1 built from the Go module proxy
+# through the wrapper module in scripts/peers/dex (Dex's go.mod has a replace
+# directive, so `go install` refuses it, and its master deadlocks on refresh
+# with memory storage); the distribution registry v3.1.2 and crane v0.22.1
+# with `go install`. Idempotent: what is already there is not rebuilt.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 PEERS_DIR=${MAYFLY_PEERS_DIR:-$(cd "$here/.." && pwd)/.cache/peers}
@@ -15,6 +16,8 @@ command -v git >/dev/null || need_apt+=(git)
 [ -x /usr/lib/git-core/git-http-backend ] || need_apt+=(git)
 command -v setpriv >/dev/null || need_apt+=(util-linux)
 command -v curl >/dev/null || need_apt+=(curl)
+command -v skopeo >/dev/null || need_apt+=(skopeo)
+command -v docker >/dev/null || need_apt+=(docker.io) # only its CLI is used: no daemon
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "install-peers: please install: ${need_apt[*]}" >&2
@@ -32,4 +35,23 @@ if [ ! -x "$dex" ]; then
   mv "$dex.tmp" "$dex"
 fi
 ln -sf "$(basename "$dex")" "$PEERS_DIR/bin/dex"
+
+# go install at a pinned version, into a versioned name plus a plain symlink.
+goinstall() { # name module version
+  local name=$1 mod=$2 ver=$3 out="$PEERS_DIR/bin/$1-$3"
+  if [ ! -x "$out" ]; then
+    echo "install-peers: building $name $ver" >&2
+    local tmp; tmp=$(mktemp -d)
+    GOBIN="$tmp" CGO_ENABLED=0 go install -trimpath "$mod@$ver"
+    mv "$tmp/$(basename "$mod")" "$out"
+    rm -rf "$tmp"
+  fi
+  ln -sf "$(basename "$out")" "$PEERS_DIR/bin/$name"
+}
+goinstall registry github.com/distribution/distribution/v3/cmd/registry v3.1.2
+goinstall crane github.com/google/go-containerregistry/cmd/crane v0.22.1
+
+for tool in kubectl cargo; do
+  command -v "$tool" >/dev/null || echo "install-peers: warning: $tool not found; its end-to-end tests will fail under MAYFLY_REQUIRE_PEERS=1" >&2
+done
 echo "install-peers: ready in $PEERS_DIR/bin" >&2
