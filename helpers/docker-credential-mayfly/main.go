@@ -1,0 +1,33 @@
+// Command docker-credential-mayfly is a Docker credential helper, run by the
+// docker CLI, crane, skopeo and the like (protocol: protocol/dockercred).
+// For a registry a Mayfly profile serves, get answers with a short-lived
+// token from the agent; for any other registry it keeps the password
+// `docker login` hands it in the agent's secret store, never in
+// config.json. Wire it in ~/.docker/config.json with
+//
+//	{"credHelpers": {"registry.corp.example": "mayfly"}}
+//
+// or, for every registry, {"credsStore": "mayfly"}.
+package main
+
+import (
+	"context"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/mayflyhq/mayfly/internal/version"
+	"github.com/mayflyhq/mayfly/protocol/dockercred"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	v := dockercred.Version{Name: "docker-credential-mayfly", Package: "github.com/mayflyhq/mayfly", Version: version.String()}
+	return dockercred.Run(ctx, args, v, stdin, stdout, &handler{stderr: stderr})
+}
