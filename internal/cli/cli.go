@@ -23,6 +23,7 @@ commands:
   login   [--profile NAME] [--flow device|browser] [--no-browser]   sign in
   logout  [--profile NAME | --all]                                 sign out and revoke
   status  [--json]                                                 profiles, sessions, store
+  token   [--profile NAME | URL]                                   print an access token (apiKeyHelper, scripts)
   agent   [run | stop]                                             run or stop the agent
   version
 
@@ -44,6 +45,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = logout(ctx, rest, stdout, stderr)
 	case "status":
 		err = status(ctx, rest, stdout, stderr)
+	case "token":
+		err = tokenCmd(ctx, rest, stdout, stderr)
 	case "agent":
 		err = agentCmd(ctx, rest, stdout, stderr)
 	case "version", "--version":
