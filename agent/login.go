@@ -118,7 +118,7 @@ func (a *Agent) loginProfile(req wire.Request) (*config.Profile, wire.Response) 
 	if err != nil {
 		return nil, errResp(wire.CodeConfig, err.Error())
 	}
-	if req.Profile == "" {
+	if req.Profile == "" && req.URL == "" {
 		names := cfg.ProfileNames()
 		switch len(names) {
 		case 0:

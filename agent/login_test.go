@@ -124,6 +124,9 @@ func TestLoginErrors(t *testing.T) {
 	}{
 		{wire.Request{}, wire.CodeBadRequest}, // two profiles, none named
 		{wire.Request{Profile: "nope"}, wire.CodeNoProfile},
+		// A consumer's URL picks among several profiles (kubectl-mayfly
+		// signing in for a cluster); one no profile serves is refused.
+		{wire.Request{URL: "https://elsewhere.example/"}, wire.CodeNoProfile},
 		{wire.Request{Profile: "work", Flow: "carrier-pigeon"}, wire.CodeBadRequest},
 	} {
 		_, err := e.login(tc.req, nil)
@@ -132,8 +135,14 @@ func TestLoginErrors(t *testing.T) {
 		}
 	}
 
+	// The URL picked work: the flow is what it then refuses.
+	_, err := e.login(wire.Request{URL: workURL, Flow: "carrier-pigeon"}, nil)
+	if we := wireError(t, err); !strings.Contains(we.Message, "unknown flow") {
+		t.Errorf("login by URL: %s", we.Message)
+	}
+
 	empty := newEnv(t, "# nothing yet\n")
-	_, err := empty.login(wire.Request{}, nil)
+	_, err = empty.login(wire.Request{}, nil)
 	if we := wireError(t, err); we.Code != wire.CodeNoProfile {
 		t.Errorf("without profiles: code %q, want %q", we.Code, wire.CodeNoProfile)
 	}
