@@ -1,0 +1,39 @@
+// Command kubectl-mayfly is a kubectl exec credential plugin that answers
+// with short-lived tokens from the Mayfly agent. Wire it in the kubeconfig:
+//
+//	users:
+//	- name: corp
+//	  user:
+//	    exec:
+//	      apiVersion: client.authentication.k8s.io/v1
+//	      command: kubectl-mayfly
+//	      args: ["--profile", "kube"]   # or none: the cluster's server URL picks the profile
+//	      interactiveMode: IfAvailable  # sign in on the terminal when there is one
+//	      provideClusterInfo: true
+//	      installHint: "Install Mayfly and put its bin/ on PATH"
+package main
+
+import (
+	"context"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/mayflyhq/mayfly/protocol/execcred"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Getenv(execcred.EnvVar), os.Stdout, os.Stderr))
+}
+
+func run(ctx context.Context, args []string, execInfo string, stdout, stderr io.Writer) int {
+	h, err := newHandler(args, stderr)
+	if err != nil {
+		io.WriteString(stderr, "kubectl-mayfly: "+err.Error()+" (usage: kubectl-mayfly [--profile NAME], run by kubectl)\n")
+		return 2
+	}
+	return execcred.Run(ctx, execInfo, stdout, stderr, h)
+}
