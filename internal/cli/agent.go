@@ -91,7 +91,7 @@ func runAgent(ctx context.Context, stderr io.Writer) error {
 // says what to do.
 func openStore(name string) (agent.Store, error) {
 	switch name {
-	case "auto", "keyring":
+	case "auto", "kernel-keyring":
 		if err := keyring.Available(); err != nil {
 			return nil, fmt.Errorf("no secret store is usable: the Linux kernel keyring failed (%w); Mayfly never falls back to a plaintext file", err)
 		}
@@ -100,5 +100,5 @@ func openStore(name string) (agent.Store, error) {
 		// For tests and throwaway sessions: nothing survives the agent.
 		return memory.New(), nil
 	}
-	return nil, fmt.Errorf("store %q is not available on this system yet (use \"auto\", \"keyring\" or \"memory\")", name)
+	return nil, fmt.Errorf("store %q is not available on this system yet (use \"auto\", \"kernel-keyring\" or \"memory\")", name)
 }

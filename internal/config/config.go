@@ -10,7 +10,7 @@
 //
 // The file is TOML:
 //
-//	store = "auto"                 # or keyring, memory, secretservice, keychain, wincred, tpm
+//	store = "auto"                 # or tpm, secret-service, keychain, wincred, kernel-keyring, memory
 //
 //	[agent]
 //	idle_timeout = "30m"           # 1s to 168h
@@ -102,7 +102,7 @@ const (
 // stores are the accepted values of store besides "auto". Some have no
 // backend yet; they are accepted so that a file written for a later version
 // is not refused by this one for naming them.
-var stores = []string{"keyring", "memory", "secretservice", "keychain", "wincred", "tpm"}
+var stores = []string{"tpm", "secret-service", "keychain", "wincred", "kernel-keyring", "memory"}
 
 var defaultScopes = []string{"openid", "offline_access"}
 

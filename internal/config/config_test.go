@@ -31,7 +31,7 @@ func TestLoadGood(t *testing.T) {
 	}
 	want := &Config{
 		Path:  path,
-		Store: "keyring",
+		Store: "kernel-keyring",
 		Agent: Agent{IdleTimeout: 2 * time.Hour},
 		Profiles: map[string]*Profile{
 			"work": {
@@ -175,7 +175,7 @@ var badFiles = map[string]struct {
 	"bad-idle-timeout-range.toml":      {key: "agent.idle_timeout", reason: []string{"between 1s and 168h", `"169h"`}},
 	"bad-profile-name.toml":            {key: `profiles."my work"`, reason: []string{"profile names must be 1 to 64"}},
 	"bad-syntax.toml":                  {key: ":4:", reason: []string{"invalid TOML"}},
-	"bad-store.toml":                   {key: "store", reason: []string{`"plaintext"`, "keyring"}},
+	"bad-store.toml":                   {key: "store", reason: []string{`"plaintext"`, "kernel-keyring"}},
 	"bad-agent-not-table.toml":         {key: "agent", reason: []string{"must be a table (got a string)"}},
 	"bad-wrong-type.toml":              {key: "profiles.work.client_id", reason: []string{"must be a string (got an integer)"}},
 }
@@ -253,7 +253,7 @@ func TestParseErrors(t *testing.T) {
 		{"table inside match", "[profiles.w]\nissuer = \"https://id.example\"\nclient_id = \"m\"\nmatch = [{host = \"x\"}]", "profiles.w.match[0]: must be a string (got a table)"},
 		{"number in match", "[profiles.w]\nissuer = \"https://id.example\"\nclient_id = \"m\"\nmatch = [\"h.example\", 1]", "profiles.w.match[1]: must be a string (got an integer)"},
 		{"duplicate key", "store = \"auto\"\nstore = \"keyring\"", "test.toml:2: store: invalid TOML"},
-		{"empty store", "store = \"\"", `store: must be "auto" or one of keyring, memory, secretservice, keychain, wincred, tpm (got "")`},
+		{"empty store", "store = \"\"", `store: must be "auto" or one of tpm, secret-service, keychain, wincred, kernel-keyring, memory (got "")`},
 		{"idle timeout zero", "[agent]\nidle_timeout = \"0\"", "agent.idle_timeout: must be between 1s and 168h"},
 		{"empty profile name", "[profiles.\"\"]\nissuer = \"x\"", `profiles."": profile names`},
 		{"long profile name", "[profiles." + strings.Repeat("a", 65) + "]\nissuer = \"x\"", "profile names must be 1 to 64"},
