@@ -35,6 +35,13 @@ func (a *Agent) login(ctx context.Context, conn net.Conn, req wire.Request) {
 		a.reply(conn, resp)
 		return
 	}
+	// A sign-in whose refresh token cannot be kept safely is refused up
+	// front, with what to install or unlock, rather than after the person
+	// has approved it.
+	if u, ok := a.opt.Store.(unusable); ok {
+		a.reply(conn, errResp(wire.CodeNoStore, u.Unusable().Error()))
+		return
+	}
 	ctx, cancel := context.WithTimeout(ctx, loginTimeout)
 	defer cancel()
 	// The client sends nothing more; a read returning means it went away.
@@ -112,6 +119,10 @@ func (a *Agent) login(ctx context.Context, conn net.Conn, req wire.Request) {
 	a.log.Info("signed in", "profile", p.Name, "flow", flow, "subject", done.Subject)
 	a.reply(conn, done)
 }
+
+// unusable is implemented by the stand-in store of an agent that found no
+// usable secret store (storesel.Unavailable).
+type unusable interface{ Unusable() error }
 
 func (a *Agent) loginProfile(req wire.Request) (*config.Profile, wire.Response) {
 	cfg, err := a.config()

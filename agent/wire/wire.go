@@ -71,6 +71,7 @@ const (
 	CodeConfig        = "config"         // the configuration is invalid
 	CodeProvider      = "provider"       // the identity provider failed or is unreachable
 	CodeNotFound      = "not_found"      // OpStaticGet/Erase: nothing kept under that name
+	CodeNoStore       = "no_store"       // no secret store is usable: install or unlock one
 	CodeBadRequest    = "bad_request"
 	CodeInternal      = "internal"
 )

@@ -10,11 +10,10 @@ import (
 	"github.com/mayflyhq/mayfly/agent"
 	"github.com/mayflyhq/mayfly/agent/client"
 	"github.com/mayflyhq/mayfly/agent/wire"
-	"github.com/mayflyhq/mayfly/backends/keyring"
-	"github.com/mayflyhq/mayfly/backends/memory"
 	"github.com/mayflyhq/mayfly/internal/config"
 	"github.com/mayflyhq/mayfly/internal/envknob"
 	"github.com/mayflyhq/mayfly/internal/paths"
+	"github.com/mayflyhq/mayfly/internal/storesel"
 )
 
 func agentCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -69,9 +68,12 @@ func runAgent(ctx context.Context, stderr io.Writer) error {
 	if cfg, err := config.Load(cfgPath); err == nil && cfg.Store != "" {
 		storeName = cfg.Store
 	}
-	store, err := openStore(storeName)
-	if err != nil {
-		return err
+	var store agent.Store
+	if store, err = storesel.Open(ctx, storeName); err != nil {
+		// Serve anyway: every helper and `mayfly login` then says why,
+		// instead of waiting for an agent that never comes up.
+		log.Error("no secret store", "err", err)
+		store = &storesel.Unavailable{Err: err}
 	}
 	ln, release, err := agent.Listen(sock)
 	if errors.Is(err, agent.ErrRunning) {
@@ -84,21 +86,4 @@ func runAgent(ctx context.Context, stderr io.Writer) error {
 	defer release()
 	a := agent.New(agent.Options{ConfigPath: cfgPath, Socket: sock, Store: store, Log: log})
 	return a.Serve(ctx, ln)
-}
-
-// openStore picks the secret store. There is no plaintext store, not even
-// as a fallback: when nothing safe works, the agent refuses to start and
-// says what to do.
-func openStore(name string) (agent.Store, error) {
-	switch name {
-	case "auto", "kernel-keyring":
-		if err := keyring.Available(); err != nil {
-			return nil, fmt.Errorf("no secret store is usable: the Linux kernel keyring failed (%w); Mayfly never falls back to a plaintext file", err)
-		}
-		return keyring.New("mayfly:"), nil
-	case "memory":
-		// For tests and throwaway sessions: nothing survives the agent.
-		return memory.New(), nil
-	}
-	return nil, fmt.Errorf("store %q is not available on this system yet (use \"auto\", \"kernel-keyring\" or \"memory\")", name)
 }

@@ -24,6 +24,7 @@ commands:
   logout  [--profile NAME | --all]                                 sign out and revoke
   status  [--json]                                                 profiles, sessions, store
   token   [--profile NAME | URL]                                   print an access token (apiKeyHelper, scripts)
+  doctor  [--json]                                                 check config, secret stores and agent
   agent   [run | stop]                                             run or stop the agent
   version
 
@@ -47,6 +48,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = status(ctx, rest, stdout, stderr)
 	case "token":
 		err = tokenCmd(ctx, rest, stdout, stderr)
+	case "doctor":
+		err = doctor(ctx, rest, stdout, stderr)
 	case "agent":
 		err = agentCmd(ctx, rest, stdout, stderr)
 	case "version", "--version":
@@ -63,6 +66,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
+	if errors.Is(err, errSilent) {
+		return 1
+	}
 	var ue usageError
 	if errors.As(err, &ue) {
 		fmt.Fprintf(stderr, "mayfly %s: %v\n", cmd, err)
@@ -73,6 +79,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 type usageError struct{ error }
+
+// errSilent fails a command that has already said why on stdout.
+var errSilent = errors.New("failed")
 
 func flags(name string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("mayfly "+name, flag.ContinueOnError)

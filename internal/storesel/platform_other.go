@@ -1,0 +1,5 @@
+//go:build !linux
+
+package storesel
+
+func platform() []candidate { return nil }
