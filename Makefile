@@ -14,10 +14,12 @@ all: build
 
 build: $(addprefix build-,$(BINS))
 
-# Static binaries (no cgo): no dynamic loader on the helpers' hot path.
+# Static binaries (no cgo) on Linux: no dynamic loader on the helpers' hot
+# path. macOS needs cgo for the Keychain (Security.framework).
+CGO ?= $(if $(filter Darwin,$(shell uname -s)),1,0)
 $(addprefix build-,$(BINS)): build-%:
 	@mkdir -p bin
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/$* ./helpers/$*
+	CGO_ENABLED=$(CGO) $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/$* ./helpers/$*
 
 peers:
 	scripts/install-peers.sh
