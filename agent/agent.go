@@ -7,7 +7,11 @@
 // the store behind.
 //
 // Every connection's peer is checked by the kernel's account of it
-// (SO_PEERCRED): only the agent's own uid is served.
+// (SO_PEERCRED): only the agent's own uid is served. A profile may further
+// name the executables that may receive its tokens (allow_exec), checked
+// against the peer's executable and its ancestors' (see policy.go). Every
+// token handed out or refused, every refresh, sign-in and sign-out goes to
+// the audit log (internal/auditlog), which names tokens by hash only.
 package agent
 
 import (
@@ -22,9 +26,11 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/mayflyhq/mayfly/agent/wire"
 	"github.com/mayflyhq/mayfly/backends"
+	"github.com/mayflyhq/mayfly/internal/auditlog"
 	"github.com/mayflyhq/mayfly/internal/config"
 	"github.com/mayflyhq/mayfly/internal/peercred"
 	"github.com/mayflyhq/mayfly/internal/version"
@@ -46,6 +52,9 @@ type Options struct {
 	Log        *slog.Logger
 	HTTP       *http.Client     // for the providers; nil: a client with a 30 s timeout
 	Now        func() time.Time // nil: time.Now
+	// AuditLog is the audit log file; "" keeps none. If it cannot be
+	// opened the agent serves anyway and says so in its log.
+	AuditLog string
 }
 
 // Agent serves one user's helpers.
@@ -66,6 +75,10 @@ type Agent struct {
 	active     int // open connections
 	logins     int // sign-ins in progress
 	lastActive time.Time
+	rates      map[string]*rateWindow // issuance per profile and consumer, for alert_rate
+
+	audit    *auditlog.Writer // nil: none
+	auditErr error            // why there is none
 
 	// bg is the agent's own context: refreshes run under it, not under a
 	// caller's, so a caller that goes away cannot abort a refresh halfway
@@ -92,6 +105,10 @@ func New(opt Options) *Agent {
 		now:       opt.Now,
 		sessions:  map[string]*session{},
 		providers: map[string]*providerEntry{},
+		rates:     map[string]*rateWindow{},
+	}
+	if opt.AuditLog != "" {
+		a.audit, a.auditErr = auditlog.Open(opt.AuditLog, auditlog.Options{Now: a.now})
 	}
 	a.started = a.now()
 	a.lastActive = a.started
@@ -103,6 +120,10 @@ func New(opt Options) *Agent {
 // the agent has been idle for the configured timeout.
 func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 	defer a.cancel()
+	defer a.audit.Close()
+	if a.auditErr != nil {
+		a.log.Error("no audit log: serving without one", "err", a.auditErr)
+	}
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 	go func() {
@@ -111,7 +132,7 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 	}()
 	go a.idleWatch(ctx, stop)
 	a.log.Info("agent started", "pid", os.Getpid(), "version", version.String(), "socket", a.opt.Socket,
-		"config", a.opt.ConfigPath, "store", a.opt.Store.Describe().Name)
+		"config", a.opt.ConfigPath, "store", a.opt.Store.Describe().Name, "audit", a.audit.Path())
 	for {
 		conn, err := ln.Accept()
 		if err != nil {
@@ -186,12 +207,21 @@ func (a *Agent) serveConn(ctx context.Context, stop func(), conn net.Conn) {
 		// are the only gate.
 	case err != nil:
 		a.log.Warn("refused connection: no peer credentials", "err", err)
+		a.record(auditlog.Event{Event: auditlog.Refused, Reason: "no peer credentials: " + err.Error()})
 		a.refuse(conn, "cannot identify the caller")
 		return
 	case cred.UID != os.Getuid():
 		a.log.Warn("refused connection from another user", "uid", cred.UID, "pid", cred.PID)
-		a.refuse(conn, fmt.Sprintf("uid %d may not use the agent of uid %d", cred.UID, os.Getuid()))
+		reason := fmt.Sprintf("uid %d may not use the agent of uid %d", cred.UID, os.Getuid())
+		a.record(auditlog.Event{Event: auditlog.Refused, Peer: caller{Cred: cred}.peer(), Reason: reason})
+		a.refuse(conn, reason)
 		return
+	}
+	c := caller{Cred: cred}
+	if cred.PID > 0 {
+		// Read at once: the peer waits for our answer, so its pid is
+		// still its own.
+		c.exe, _ = peercred.Exe(cred.PID)
 	}
 	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
 	var req wire.Request
@@ -208,22 +238,22 @@ func (a *Agent) serveConn(ctx context.Context, stop func(), conn net.Conn) {
 		a.reply(conn, errResp(wire.CodeConfig, fmt.Sprintf("the agent on %s serves %s, not %s: run `mayfly agent stop` or set MAYFLY_AGENT_SOCKET", a.opt.Socket, a.opt.ConfigPath, req.Config)))
 		return
 	}
-	caller := caller{Cred: cred, consumer: req.Consumer}
+	c.consumer = clip(req.Consumer, 64)
 	switch req.Op {
 	case wire.OpPing:
 		a.reply(conn, wire.Response{})
 	case wire.OpToken:
-		a.reply(conn, a.token(ctx, caller, req))
+		a.reply(conn, a.token(ctx, c, req))
 	case wire.OpErase:
-		a.reply(conn, a.erase(req))
+		a.reply(conn, a.erase(c, req))
 	case wire.OpStatus:
 		a.reply(conn, a.status(ctx))
 	case wire.OpLogout:
-		a.reply(conn, a.logout(ctx, req))
+		a.reply(conn, a.logout(ctx, c, req))
 	case wire.OpLogin:
-		a.login(ctx, conn, req)
+		a.login(ctx, c, conn, req)
 	case wire.OpStaticGet, wire.OpStaticSet, wire.OpStaticErase, wire.OpStaticList:
-		a.reply(conn, a.static(ctx, caller, req))
+		a.reply(conn, a.static(ctx, c, req))
 	case wire.OpStop:
 		a.log.Info("stop requested", "pid", cred.PID)
 		a.reply(conn, wire.Response{})
@@ -235,7 +265,37 @@ func (a *Agent) serveConn(ctx context.Context, stop func(), conn net.Conn) {
 
 type caller struct {
 	peercred.Cred
-	consumer string
+	consumer string // as the client says: for the logs, never for a decision
+	exe      string // the peer's executable, "" when unknown
+}
+
+func (c caller) peer() *auditlog.Peer {
+	return &auditlog.Peer{PID: c.PID, UID: c.UID, Exe: c.exe}
+}
+
+// clip shortens s, a value a client chose, to at most n bytes for the logs.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+// record writes e to the audit log, if there is one, stamped with the
+// agent's clock.
+func (a *Agent) record(e auditlog.Event) {
+	if a.audit == nil {
+		return
+	}
+	if e.Time.IsZero() {
+		e.Time = a.now()
+	}
+	if err := a.audit.Log(e); err != nil {
+		a.log.Warn("audit log write failed", "err", err)
+	}
 }
 
 func (a *Agent) refuse(conn net.Conn, msg string) {

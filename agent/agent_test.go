@@ -18,6 +18,7 @@ import (
 	"github.com/mayflyhq/mayfly/agent/client"
 	"github.com/mayflyhq/mayfly/agent/wire"
 	"github.com/mayflyhq/mayfly/backends/memory"
+	"github.com/mayflyhq/mayfly/internal/auditlog"
 	"github.com/mayflyhq/mayfly/tokensource"
 )
 
@@ -243,40 +244,48 @@ func TestInvalidGrant(t *testing.T) {
 	if n := e.idp.refreshCount(); n != 1 {
 		t.Fatalf("%d refresh grants, want 1", n)
 	}
-	revoked := 0
-	for i, err := range errs {
+	// Every caller, not only the one whose refresh was refused, learns
+	// that the session was revoked and what to do.
+	checkRevoked := func(who string, err error) {
+		t.Helper()
 		we := wireError(t, err)
-		switch we.Code {
-		case wire.CodeRevoked:
-			revoked++
-			if !strings.Contains(we.Message, "invalid_grant") {
-				t.Errorf("caller %d: %q does not say what the provider answered", i, we.Message)
-			}
-		case wire.CodeLoginRequired:
-		default:
-			t.Errorf("caller %d: code %q, want %q or %q", i, we.Code, wire.CodeRevoked, wire.CodeLoginRequired)
+		if we.Code != wire.CodeRevoked {
+			t.Errorf("%s: code %q, want %q", who, we.Code, wire.CodeRevoked)
 		}
-		if !strings.Contains(we.Message, "run `mayfly login --profile work`") {
-			t.Errorf("caller %d: message %q does not tell to sign in again", i, we.Message)
+		for _, want := range []string{"revoked by the provider", "invalid_grant", "sign in again", "run `mayfly login --profile work`"} {
+			if !strings.Contains(we.Message, want) {
+				t.Errorf("%s: message %q does not say %q", who, we.Message, want)
+			}
 		}
 	}
-	if revoked != 1 {
-		t.Errorf("%d callers were told the session was revoked, want the 1 whose refresh was refused", revoked)
+	for i, err := range errs {
+		checkRevoked(fmt.Sprintf("caller %d", i), err)
 	}
 	if rec, ok := e.stored("work"); ok {
 		t.Errorf("the dead session is still stored: %+v", rec)
 	}
-	// Later callers are told to sign in, without bothering the provider.
+	// Later callers are told the same, without bothering the provider.
 	e.idp.set(func(f *fakeIdP) { f.fail = "" })
 	_, err := e.token(workURL)
-	if we := wireError(t, err); we.Code != wire.CodeLoginRequired {
-		t.Errorf("after the revocation: code %q, want %q", we.Code, wire.CodeLoginRequired)
-	}
+	checkRevoked("a later caller", err)
 	if n := e.idp.refreshCount(); n != 1 {
 		t.Errorf("%d refresh grants after the session ended, want still 1", n)
 	}
-	if ps := profileStatus(t, e.status(), "work"); ps.SignedIn || ps.RefreshToken {
-		t.Errorf("status after the revocation: %+v, want signed out", ps)
+	ps := profileStatus(t, e.status(), "work")
+	if ps.SignedIn || ps.RefreshToken || !strings.Contains(ps.Problem, "revoked by the provider") {
+		t.Errorf("status after the revocation: %+v, want signed out with the revocation as the problem", ps)
+	}
+	alerts := e.events(auditlog.Alert)
+	if len(alerts) != 1 || alerts[0].Kind != auditlog.KindSessionRevoked || alerts[0].Profile != "work" || !strings.Contains(alerts[0].Reason, "invalid_grant") {
+		t.Errorf("audit alerts %+v, want one session_revoked for work naming invalid_grant", alerts)
+	}
+	// Signing out ends the revoked state: now the profile is plainly
+	// signed out.
+	if _, err := e.do(wire.Request{Op: wire.OpLogout, Profile: "work"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.token(workURL); wireError(t, err).Code != wire.CodeLoginRequired {
+		t.Errorf("after logout: %v, want %q", err, wire.CodeLoginRequired)
 	}
 }
 

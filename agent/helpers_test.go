@@ -22,6 +22,7 @@ import (
 	"github.com/mayflyhq/mayfly/agent/client"
 	"github.com/mayflyhq/mayfly/agent/wire"
 	"github.com/mayflyhq/mayfly/backends/memory"
+	"github.com/mayflyhq/mayfly/internal/auditlog"
 	"github.com/mayflyhq/mayfly/internal/config"
 )
 
@@ -399,7 +400,8 @@ type env struct {
 	store   *hookStore
 	log     *syncBuffer
 	cfgPath string
-	writes  int // of the config file
+	audit   string // the audit log
+	writes  int    // of the config file
 	sock    string
 	agent   *Agent
 	client  *client.Client
@@ -441,6 +443,7 @@ func newEnv(t *testing.T, cfg string) *env {
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	e.sock = filepath.Join(dir, "agent.sock")
 	e.cfgPath = filepath.Join(t.TempDir(), "config.toml")
+	e.audit = filepath.Join(t.TempDir(), "state", "audit.log")
 	if cfg == "" {
 		cfg = defaultConfig
 	}
@@ -482,6 +485,7 @@ func (e *env) start() {
 		Log:        slog.New(slog.NewTextHandler(e.log, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		HTTP:       e.idp.srv.Client(),
 		Now:        e.clock.Now,
+		AuditLog:   e.audit,
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	e.cancel = cancel
@@ -501,6 +505,9 @@ func (e *env) start() {
 		if strings.Contains(e.log.String(), secretMark) {
 			e.t.Errorf("a token reached the agent log:\n%s", e.log)
 		}
+		if b, _ := os.ReadFile(e.audit); strings.Contains(string(b), secretMark) {
+			e.t.Errorf("a token reached the audit log:\n%s", b)
+		}
 	})
 	e.client = &client.Client{Socket: e.sock, Config: e.cfgPath}
 }
@@ -513,6 +520,21 @@ func (e *env) stopped(d time.Duration) bool {
 	case <-time.After(d):
 		return false
 	}
+}
+
+// events returns the audit log's events of the given kind (all if "").
+func (e *env) events(kind string) []auditlog.Event {
+	e.t.Helper()
+	var out []auditlog.Event
+	if _, err := auditlog.Read(e.audit, func(ev auditlog.Event, _ []byte) error {
+		if kind == "" || ev.Event == kind {
+			out = append(out, ev)
+		}
+		return nil
+	}); err != nil {
+		e.t.Fatal(err)
+	}
+	return out
 }
 
 // profile returns a profile of the current config file.

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/mayflyhq/mayfly/agent/wire"
+	"github.com/mayflyhq/mayfly/internal/auditlog"
 	"github.com/mayflyhq/mayfly/internal/config"
 )
 
@@ -20,7 +21,7 @@ const loginTimeout = 15 * time.Minute
 // see (the device code, or the URL to open) and ending with "done". The
 // client prints and opens; the agent talks to the provider, so the tokens
 // never pass through the client. Closing the connection cancels.
-func (a *Agent) login(ctx context.Context, conn net.Conn, req wire.Request) {
+func (a *Agent) login(ctx context.Context, c caller, conn net.Conn, req wire.Request) {
 	a.mu.Lock()
 	a.logins++
 	a.mu.Unlock()
@@ -50,56 +51,61 @@ func (a *Agent) login(ctx context.Context, conn net.Conn, req wire.Request) {
 		cancel()
 	}()
 
-	cl, err := a.client(ctx, p)
-	if err != nil {
-		a.reply(conn, errResp(wire.CodeProvider, fmt.Sprintf("profile %s: %v", p.Name, err)))
-		return
-	}
 	flow := p.Flow
 	if req.Flow != "" {
 		flow = req.Flow
+	}
+	// From here on, a sign-in that fails is in the audit log too.
+	fail := func(resp wire.Response) {
+		a.record(auditlog.Event{Event: auditlog.Login, Profile: p.Name, Consumer: c.consumer, Peer: c.peer(), Flow: flow, Error: resp.Error.Message})
+		a.reply(conn, resp)
+	}
+	cl, err := a.client(ctx, p)
+	if err != nil {
+		fail(errResp(wire.CodeProvider, fmt.Sprintf("profile %s: %v", p.Name, err)))
+		return
 	}
 	var tok *oauth2.Token
 	switch flow {
 	case config.FlowDevice:
 		da, err := cl.StartDevice(ctx)
 		if err != nil {
-			a.reply(conn, errResp(wire.CodeProvider, fmt.Sprintf("profile %s: %v", p.Name, err)))
+			fail(errResp(wire.CodeProvider, fmt.Sprintf("profile %s: %v", p.Name, err)))
 			return
 		}
 		a.reply(conn, wire.Response{Event: wire.EventDevice, Profile: p.Name, VerificationURI: da.VerificationURI,
 			VerificationURIComplete: da.VerificationURIComplete, UserCode: da.UserCode, CodeExpiry: da.Expiry})
 		tok, err = cl.PollDevice(ctx, da)
 		if err != nil {
-			a.reply(conn, errResp(wire.CodeProvider, err.Error()))
+			fail(errResp(wire.CodeProvider, err.Error()))
 			return
 		}
 	case config.FlowBrowser:
 		b, err := cl.StartBrowser(ctx)
 		if err != nil {
-			a.reply(conn, errResp(wire.CodeProvider, fmt.Sprintf("profile %s: %v", p.Name, err)))
+			fail(errResp(wire.CodeProvider, fmt.Sprintf("profile %s: %v", p.Name, err)))
 			return
 		}
 		defer b.Close()
 		a.reply(conn, wire.Response{Event: wire.EventBrowser, Profile: p.Name, AuthURL: b.AuthURL()})
 		tok, err = b.Wait(ctx)
 		if err != nil {
-			a.reply(conn, errResp(wire.CodeProvider, err.Error()))
+			fail(errResp(wire.CodeProvider, err.Error()))
 			return
 		}
 	default:
-		a.reply(conn, errResp(wire.CodeBadRequest, fmt.Sprintf("unknown flow %q (device or browser)", flow)))
+		fail(errResp(wire.CodeBadRequest, fmt.Sprintf("unknown flow %q (device or browser)", flow)))
 		return
 	}
 
 	s := a.session(p)
 	if err := s.lock(ctx); err != nil {
-		a.reply(conn, errResp(wire.CodeInternal, "cancelled"))
+		fail(errResp(wire.CodeInternal, "cancelled"))
 		return
 	}
 	defer s.unlock()
 	if err := a.install(s, cl, tok); err != nil {
-		a.reply(conn, errResp(wire.CodeProvider, err.Error()))
+		fail(errResp(wire.CodeProvider, err.Error()))
 		return
 	}
 	note := ""
@@ -117,6 +123,8 @@ func (a *Agent) login(ctx context.Context, conn net.Conn, req wire.Request) {
 	done := wire.Response{Event: wire.EventDone, Profile: p.Name, Subject: s.subject, Expiry: s.expiry, Note: note}
 	s.mu.Unlock()
 	a.log.Info("signed in", "profile", p.Name, "flow", flow, "subject", done.Subject)
+	a.record(auditlog.Event{Event: auditlog.Login, Profile: p.Name, Consumer: c.consumer, Peer: c.peer(), Flow: flow,
+		Subject: done.Subject, Expiry: done.Expiry, Reason: note})
 	a.reply(conn, done)
 }
 

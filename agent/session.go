@@ -18,6 +18,7 @@ import (
 
 	"github.com/mayflyhq/mayfly/agent/wire"
 	"github.com/mayflyhq/mayfly/backends"
+	"github.com/mayflyhq/mayfly/internal/auditlog"
 	"github.com/mayflyhq/mayfly/internal/config"
 	"github.com/mayflyhq/mayfly/internal/version"
 	"github.com/mayflyhq/mayfly/tokensource"
@@ -43,12 +44,25 @@ type session struct {
 	value       string    // the token handed out (access or ID token)
 	expiry      time.Time // its real expiry
 	serveUntil  time.Time // expiry minus the margin
+	aud         []string  // value's audience, when it says (for the audit log)
+	scopes      []string  // granted scopes, else those requested (for the audit log)
 	refresh     string
 	loaded      bool // refresh was read from the store (or is known absent)
 	subject     string
 	lastRefresh time.Time
 	refreshes   int
 	problem     string
+	// revoked is set when the provider refused the refresh token, until
+	// the next sign-in or sign-out, so every caller learns why it must
+	// sign in again, not only the one whose refresh was refused.
+	revoked *revokedError
+}
+
+// issued is what a caller gets: the token and what the audit log says of it.
+type issued struct {
+	value       string
+	until       time.Time
+	aud, scopes []string
 }
 
 // record is what the store holds for a session. The access token is never
@@ -95,13 +109,18 @@ func (s *session) lock(ctx context.Context) error {
 
 func (s *session) unlock() { <-s.sem }
 
-func (s *session) cached(now time.Time) (string, time.Time, bool) {
+func (s *session) cached(now time.Time) (issued, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.value != "" && now.Before(s.serveUntil) {
-		return s.value, s.serveUntil, true
+		return s.current(), true
 	}
-	return "", time.Time{}, false
+	return issued{}, false
+}
+
+// current returns the token held. Callers hold mu.
+func (s *session) current() issued {
+	return issued{value: s.value, until: s.serveUntil, aud: s.aud, scopes: s.scopes}
 }
 
 // install makes tok the session's current token. Callers hold sem.
@@ -126,9 +145,20 @@ func (a *Agent) install(s *session, cl *tokensource.Client, tok *oauth2.Token) e
 	if expiry.IsZero() {
 		expiry = now.Add(assumedLifetime)
 	}
+	// For the audit log only: what the token says of its audience (read,
+	// not verified) and what the provider says it granted (RFC 6749 §5.1).
+	var aud []string
+	if c, err := tokensource.ParseClaims(value); err == nil {
+		aud = c.Aud
+	}
+	scopes := s.prof.Scopes
+	if sc, ok := tok.Extra("scope").(string); ok && sc != "" {
+		scopes = strings.Fields(sc)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.value, s.expiry = value, expiry
+	s.value, s.expiry, s.aud, s.scopes = value, expiry, aud, scopes
+	s.revoked = nil
 	s.serveUntil = expiry.Add(-margin(s.prof.RefreshMargin, expiry.Sub(now)))
 	if tok.RefreshToken != "" {
 		s.refresh = tok.RefreshToken
@@ -154,13 +184,29 @@ func (a *Agent) token(ctx context.Context, c caller, req wire.Request) wire.Resp
 	if p == nil {
 		return resp
 	}
+	peer := c.peer()
+	if p.AllowExec != nil {
+		// Before anything else, so a refused caller cannot even make the
+		// agent refresh.
+		allowed, ancestors, err := checkExec(c, p.AllowExec)
+		peer.Ancestors, peer.Allowed = ancestors, allowed
+		if err != nil {
+			msg := fmt.Sprintf("profile %s does not hand tokens to %s: %v", p.Name, describeCaller(c, ancestors), err)
+			a.log.Warn("token refused", "profile", p.Name, "consumer", c.consumer, "pid", c.PID, "exe", c.exe, "ancestors", strings.Join(ancestors, ","))
+			a.record(auditlog.Event{Event: auditlog.Refused, Profile: p.Name, Consumer: c.consumer, Peer: peer, Reason: msg})
+			return errResp(wire.CodeRefused, "refused: "+msg+" ("+a.opt.ConfigPath+")")
+		}
+	}
 	s := a.session(p)
-	value, until, err := a.get(ctx, s)
+	tok, err := a.get(ctx, s)
 	if err != nil {
 		return a.failure(p, err)
 	}
-	a.log.Info("token issued", "profile", p.Name, "consumer", c.consumer, "pid", c.PID, "until", until.UTC().Format(time.RFC3339))
-	return wire.Response{Profile: p.Name, Username: p.Username, Token: value, Expiry: until}
+	a.log.Info("token issued", "profile", p.Name, "consumer", c.consumer, "pid", c.PID, "exe", c.exe, "until", tok.until.UTC().Format(time.RFC3339))
+	a.record(auditlog.Event{Event: auditlog.TokenIssued, Profile: p.Name, Consumer: c.consumer, Peer: peer,
+		TokenSHA256: auditlog.TokenHash(tok.value), Audience: tok.aud, Scopes: tok.scopes, Expiry: tok.until})
+	a.countIssue(p.Name, c.consumer)
+	return wire.Response{Profile: p.Name, Username: p.Username, Token: tok.value, Expiry: tok.until}
 }
 
 // profileFor picks the profile named in req, else the one whose match rules
@@ -189,16 +235,24 @@ var (
 	errRevoked       = errors.New("the provider ended the session")
 )
 
+// revokedError is errRevoked with when and the provider's answer.
+type revokedError struct {
+	at    time.Time
+	cause string // the provider's answer, one line
+}
+
+func (e *revokedError) Error() string        { return errRevoked.Error() + ": " + e.cause }
+func (e *revokedError) Is(target error) bool { return target == errRevoked }
+
 func (a *Agent) failure(p *config.Profile, err error) wire.Response {
 	hint := fmt.Sprintf("run `mayfly login --profile %s`", p.Name)
+	var re *revokedError
 	switch {
 	case errors.Is(err, errLoginRequired):
 		return errResp(wire.CodeLoginRequired, fmt.Sprintf("not signed in to profile %s: %s", p.Name, hint))
-	case errors.Is(err, errRevoked):
-		// err wraps two errors, so errors.Unwrap would return nil: show
-		// the provider's answer, which follows errRevoked's text.
-		cause := strings.TrimPrefix(err.Error(), errRevoked.Error()+": ")
-		return errResp(wire.CodeRevoked, fmt.Sprintf("the session of profile %s was ended by the provider (%s): %s", p.Name, cause, hint))
+	case errors.As(err, &re):
+		return errResp(wire.CodeRevoked, fmt.Sprintf("the session of profile %s was revoked by the provider at %s (%s): sign in again: %s",
+			p.Name, re.at.Local().Format("15:04:05"), re.cause, hint))
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return errResp(wire.CodeInternal, "cancelled")
 	}
@@ -206,39 +260,49 @@ func (a *Agent) failure(p *config.Profile, err error) wire.Response {
 }
 
 // get returns a token with enough life left, refreshing once for all callers.
-func (a *Agent) get(ctx context.Context, s *session) (string, time.Time, error) {
-	if v, until, ok := s.cached(a.now()); ok {
-		return v, until, nil
+func (a *Agent) get(ctx context.Context, s *session) (issued, error) {
+	if tok, ok := s.cached(a.now()); ok {
+		return tok, nil
 	}
 	if err := s.lock(ctx); err != nil {
-		return "", time.Time{}, err
+		return issued{}, err
 	}
 	defer s.unlock()
 	// Whoever held the lock before us may have refreshed already.
-	if v, until, ok := s.cached(a.now()); ok {
-		return v, until, nil
+	if tok, ok := s.cached(a.now()); ok {
+		return tok, nil
 	}
 	rt, err := a.refreshToken(s)
 	if err != nil {
-		return "", time.Time{}, err
+		return issued{}, err
 	}
 	rctx, cancel := context.WithTimeout(a.bg, time.Minute)
 	defer cancel()
 	cl, err := a.client(rctx, s.prof)
 	if err != nil {
-		return "", time.Time{}, err
+		return issued{}, err
 	}
 	tok, err := cl.Refresh(rctx, rt)
 	if errors.Is(err, tokensource.ErrSessionEnded) {
+		// Revoked, expired, or replayed by someone else (a provider with
+		// refresh token reuse detection revokes the whole grant when a
+		// rotated token comes back): either way the session is over.
 		a.log.Warn("refresh refused: session ended", "profile", s.prof.Name, "err", err)
 		a.forget(rctx, s)
-		return "", time.Time{}, fmt.Errorf("%w: %w", errRevoked, err)
+		re := &revokedError{at: a.now(), cause: err.Error()}
+		s.mu.Lock()
+		s.revoked = re
+		s.problem = fmt.Sprintf("revoked by the provider at %s (%s): sign in again", re.at.Local().Format(time.DateTime), re.cause)
+		s.mu.Unlock()
+		a.record(auditlog.Event{Event: auditlog.Alert, Kind: auditlog.KindSessionRevoked, Profile: s.prof.Name, Reason: re.cause})
+		return issued{}, re
 	}
 	if err != nil {
 		s.mu.Lock()
 		s.problem = err.Error()
 		s.mu.Unlock()
-		return "", time.Time{}, err
+		a.record(auditlog.Event{Event: auditlog.Refresh, Profile: s.prof.Name, Error: err.Error()})
+		return issued{}, err
 	}
 	// Persist a rotated refresh token before anything uses the tokens that
 	// came with it: if the agent died after handing out the access token but
@@ -258,25 +322,33 @@ func (a *Agent) get(ctx context.Context, s *session) (string, time.Time, error) 
 		s.mu.Unlock()
 	}
 	if err := a.install(s, cl, tok); err != nil {
-		return "", time.Time{}, err
+		a.record(auditlog.Event{Event: auditlog.Refresh, Profile: s.prof.Name, Error: err.Error()})
+		return issued{}, err
 	}
 	s.mu.Lock()
 	s.problem = problem // after install, which clears it
 	s.lastRefresh = a.now()
 	s.refreshes++
-	v, until := s.value, s.serveUntil
+	out := s.current()
+	expiry := s.expiry
 	s.mu.Unlock()
-	a.log.Info("refreshed", "profile", s.prof.Name, "rotated", tok.RefreshToken != "" && tok.RefreshToken != rt, "expiry", tok.Expiry.UTC().Format(time.RFC3339))
-	return v, until, nil
+	rotated := tok.RefreshToken != "" && tok.RefreshToken != rt
+	a.log.Info("refreshed", "profile", s.prof.Name, "rotated", rotated, "expiry", tok.Expiry.UTC().Format(time.RFC3339))
+	a.record(auditlog.Event{Event: auditlog.Refresh, Profile: s.prof.Name, Rotated: &rotated,
+		TokenSHA256: auditlog.TokenHash(out.value), Expiry: expiry, Error: problem})
+	return out, nil
 }
 
 // refreshToken returns the session's refresh token, from memory or the store.
 func (a *Agent) refreshToken(s *session) (string, error) {
 	s.mu.Lock()
-	rt, loaded := s.refresh, s.loaded
+	rt, loaded, revoked := s.refresh, s.loaded, s.revoked
 	s.mu.Unlock()
 	if rt != "" {
 		return rt, nil
+	}
+	if revoked != nil {
+		return "", revoked
 	}
 	if loaded {
 		return "", errLoginRequired
@@ -337,6 +409,7 @@ func (a *Agent) save(ctx context.Context, s *session, rt string) error {
 func (a *Agent) forget(ctx context.Context, s *session) {
 	s.mu.Lock()
 	s.value, s.refresh, s.expiry, s.serveUntil, s.loaded, s.subject = "", "", time.Time{}, time.Time{}, true, ""
+	s.aud, s.scopes, s.revoked = nil, nil, nil
 	s.mu.Unlock()
 	if err := a.opt.Store.Delete(ctx, s.key); err != nil && !errors.Is(err, backends.ErrNotFound) {
 		a.log.Error("could not delete the stored session", "profile", s.prof.Name, "err", err)
@@ -347,7 +420,7 @@ func (a *Agent) forget(ctx context.Context, s *session) {
 // equal to the one held is dropped, so a stale 401 from one consumer cannot
 // throw away a fresh token another just got (the git-credential-manager
 // lesson, PR #25).
-func (a *Agent) erase(req wire.Request) wire.Response {
+func (a *Agent) erase(c caller, req wire.Request) wire.Response {
 	p, resp := a.profileFor(req)
 	if p == nil {
 		if resp.Error != nil && resp.Error.Code == wire.CodeNoProfile {
@@ -360,7 +433,8 @@ func (a *Agent) erase(req wire.Request) wire.Response {
 	defer s.mu.Unlock()
 	if s.value != "" && subtle.ConstantTimeCompare([]byte(s.value), []byte(req.Token)) == 1 {
 		s.value, s.serveUntil = "", time.Time{}
-		a.log.Info("token dropped after the consumer reported it rejected", "profile", p.Name, "consumer", req.Consumer)
+		a.log.Info("token dropped after the consumer reported it rejected", "profile", p.Name, "consumer", c.consumer)
+		a.record(auditlog.Event{Event: auditlog.TokenRejected, Profile: p.Name, Consumer: c.consumer, Peer: c.peer(), TokenSHA256: auditlog.TokenHash(req.Token)})
 	}
 	return wire.Response{Profile: p.Name}
 }
@@ -402,7 +476,7 @@ func (a *Agent) status(ctx context.Context) wire.Response {
 	for _, name := range cfg.ProfileNames() {
 		p := cfg.Profiles[name]
 		s := a.session(p)
-		if _, err := a.refreshToken(s); err != nil && !errors.Is(err, errLoginRequired) {
+		if _, err := a.refreshToken(s); err != nil && !errors.Is(err, errLoginRequired) && !errors.Is(err, errRevoked) {
 			s.mu.Lock()
 			s.problem = err.Error()
 			s.mu.Unlock()
@@ -429,7 +503,7 @@ func (a *Agent) status(ctx context.Context) wire.Response {
 
 // logout answers OpLogout: revoke at the provider where it can (RFC 7009),
 // and forget locally in any case.
-func (a *Agent) logout(ctx context.Context, req wire.Request) wire.Response {
+func (a *Agent) logout(ctx context.Context, c caller, req wire.Request) wire.Response {
 	cfg, err := a.config()
 	if err != nil {
 		return errResp(wire.CodeConfig, err.Error())
@@ -451,13 +525,80 @@ func (a *Agent) logout(ctx context.Context, req wire.Request) wire.Response {
 	}
 	var out wire.Response
 	for _, name := range names {
-		out.Results = append(out.Results, wire.LogoutResult{Profile: name, Outcome: a.logoutOne(ctx, cfg.Profiles[name])})
+		outcome := a.logoutOne(ctx, cfg.Profiles[name])
+		out.Results = append(out.Results, wire.LogoutResult{Profile: name, Outcome: outcome})
+		a.record(auditlog.Event{Event: auditlog.Logout, Profile: name, Consumer: c.consumer, Peer: c.peer(), Outcome: outcome})
+	}
+	if req.All {
+		for _, r := range a.logoutStale(ctx, cfg) {
+			out.Results = append(out.Results, r)
+			a.record(auditlog.Event{Event: auditlog.Logout, Profile: r.Profile, Consumer: c.consumer, Peer: c.peer(), Outcome: r.Outcome})
+		}
+	}
+	return out
+}
+
+// logoutStale signs out of the sessions in the store that no profile of cfg
+// uses any more: a profile removed from the file, or one whose issuer,
+// client or scopes changed (its key changed with them). Their records
+// name their issuer and client, which is all revocation needs. Static
+// credentials are left alone: they are the user's passwords for servers
+// no profile manages, and `docker logout` removes them.
+func (a *Agent) logoutStale(ctx context.Context, cfg *config.Config) []wire.LogoutResult {
+	l, ok := a.opt.Store.(lister)
+	if !ok {
+		return nil
+	}
+	keys, err := l.List(ctx)
+	if err != nil {
+		a.log.Warn("logout --all: cannot list the store for stale sessions", "err", err)
+		return nil
+	}
+	current := map[string]bool{}
+	for _, p := range cfg.Profiles {
+		current[sessionKey(p)] = true
+	}
+	slices.Sort(keys)
+	var out []wire.LogoutResult
+	for _, key := range keys {
+		rest, ok := strings.CutPrefix(key, "session/")
+		if !ok || current[key] {
+			continue
+		}
+		name, _, _ := strings.Cut(rest, "/")
+		label := name + " (no longer configured)"
+		if cfg.Profiles[name] != nil {
+			label = name + " (before its issuer, client or scopes changed)"
+		}
+		// A stand-in profile with what the record says, so the session
+		// code can revoke and forget it like any other.
+		p := &config.Profile{Name: name, Token: config.TokenAccess}
+		b, err := a.opt.Store.Get(ctx, key)
+		var rec record
+		if err == nil {
+			err = json.Unmarshal(b, &rec)
+		}
+		if err != nil || rec.Issuer == "" || rec.ClientID == "" || rec.RefreshToken == "" {
+			if err := a.opt.Store.Delete(ctx, key); err != nil && !errors.Is(err, backends.ErrNotFound) {
+				out = append(out, wire.LogoutResult{Profile: label, Outcome: "no usable refresh token, and could not be deleted: " + err.Error()})
+				continue
+			}
+			out = append(out, wire.LogoutResult{Profile: label, Outcome: "no usable refresh token; deleted locally"})
+			continue
+		}
+		p.Issuer, p.ClientID = rec.Issuer, rec.ClientID
+		s := &session{prof: p, key: key, sem: make(chan struct{}, 1), refresh: rec.RefreshToken, loaded: true}
+		out = append(out, wire.LogoutResult{Profile: label, Outcome: a.logoutSession(ctx, s)})
 	}
 	return out
 }
 
 func (a *Agent) logoutOne(ctx context.Context, p *config.Profile) string {
-	s := a.session(p)
+	return a.logoutSession(ctx, a.session(p))
+}
+
+func (a *Agent) logoutSession(ctx context.Context, s *session) string {
+	p := s.prof
 	if err := s.lock(ctx); err != nil {
 		return "cancelled"
 	}
@@ -467,7 +608,13 @@ func (a *Agent) logoutOne(ctx context.Context, p *config.Profile) string {
 	at := s.value
 	s.mu.Unlock()
 	if rt == "" && at == "" {
-		if err != nil && !errors.Is(err, errLoginRequired) {
+		s.mu.Lock()
+		s.revoked, s.problem = nil, ""
+		s.mu.Unlock()
+		switch {
+		case errors.Is(err, errRevoked):
+			return "not signed in (the provider had revoked the session)"
+		case err != nil && !errors.Is(err, errLoginRequired):
 			return "not signed in (" + err.Error() + ")"
 		}
 		return "not signed in"

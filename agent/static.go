@@ -12,6 +12,7 @@ import (
 
 	"github.com/mayflyhq/mayfly/agent/wire"
 	"github.com/mayflyhq/mayfly/backends"
+	"github.com/mayflyhq/mayfly/internal/auditlog"
 )
 
 // Static credentials are the long-lived secrets a consumer hands Mayfly for
@@ -97,6 +98,7 @@ func (a *Agent) static(ctx context.Context, c caller, req wire.Request) wire.Res
 			return errResp(wire.CodeInternal, err.Error())
 		}
 		a.log.Info("static credential issued", "namespace", req.Namespace, "name", req.Name, "consumer", c.consumer, "pid", c.PID)
+		a.record(auditlog.Event{Event: auditlog.StaticIssued, Namespace: req.Namespace, Name: req.Name, Consumer: c.consumer, Peer: c.peer(), TokenSHA256: auditlog.TokenHash(rec.Secret)})
 		return wire.Response{Username: rec.Username, Token: rec.Secret}
 	case wire.OpStaticSet:
 		b, err := json.Marshal(staticRecord{V: 1, Username: req.Username, Secret: req.Secret, Saved: a.now().UTC()})
@@ -107,6 +109,7 @@ func (a *Agent) static(ctx context.Context, c caller, req wire.Request) wire.Res
 			return errResp(wire.CodeInternal, "saving to the secret store: "+err.Error())
 		}
 		a.log.Info("static credential stored", "namespace", req.Namespace, "name", req.Name, "consumer", c.consumer, "pid", c.PID)
+		a.record(auditlog.Event{Event: auditlog.StaticStored, Namespace: req.Namespace, Name: req.Name, Consumer: c.consumer, Peer: c.peer(), TokenSHA256: auditlog.TokenHash(req.Secret)})
 		return wire.Response{}
 	case wire.OpStaticErase:
 		err := store.Delete(ctx, key)
@@ -117,6 +120,7 @@ func (a *Agent) static(ctx context.Context, c caller, req wire.Request) wire.Res
 			return errResp(wire.CodeInternal, "deleting from the secret store: "+err.Error())
 		}
 		a.log.Info("static credential erased", "namespace", req.Namespace, "name", req.Name, "consumer", c.consumer, "pid", c.PID)
+		a.record(auditlog.Event{Event: auditlog.StaticErased, Namespace: req.Namespace, Name: req.Name, Consumer: c.consumer, Peer: c.peer()})
 		return wire.Response{}
 	case wire.OpStaticList:
 		entries, err := a.listStatic(ctx, req.Namespace)

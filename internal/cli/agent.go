@@ -84,6 +84,10 @@ func runAgent(ctx context.Context, stderr io.Writer) error {
 		return err
 	}
 	defer release()
-	a := agent.New(agent.Options{ConfigPath: cfgPath, Socket: sock, Store: store, Log: log})
+	audit, err := paths.AuditLog()
+	if err != nil {
+		log.Error("no audit log", "err", err)
+	}
+	a := agent.New(agent.Options{ConfigPath: cfgPath, Socket: sock, Store: store, Log: log, AuditLog: audit})
 	return a.Serve(ctx, ln)
 }

@@ -25,6 +25,7 @@ commands:
   status  [--json]                                                 profiles, sessions, store
   token   [--profile NAME | URL]                                   print an access token (apiKeyHelper, scripts)
   doctor  [--json]                                                 check config, secret stores and agent
+  log     [--since DURATION|TIME] [--json] [--profile NAME]        the audit log: tokens issued and refused, sign-ins, alerts
   agent   [run | stop]                                             run or stop the agent
   version
 
@@ -50,6 +51,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = tokenCmd(ctx, rest, stdout, stderr)
 	case "doctor":
 		err = doctor(ctx, rest, stdout, stderr)
+	case "log":
+		err = logCmd(rest, stdout, stderr)
 	case "agent":
 		err = agentCmd(ctx, rest, stdout, stderr)
 	case "version", "--version":

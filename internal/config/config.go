@@ -14,6 +14,7 @@
 //
 //	[agent]
 //	idle_timeout = "30m"           # 1s to 168h
+//	alert_rate = 600               # tokens per minute per consumer and profile before an audit alert; 0: off
 //
 //	[profiles.work]
 //	issuer = "https://login.corp.example"
@@ -24,9 +25,10 @@
 //	username = "oauth2"
 //	token = "access_token"         # or "id_token"
 //	refresh_margin = "60s"         # 0s to 1h
+//	allow_exec = ["/usr/bin/git", "/usr/lib/git-core/*"]   # default: no restriction
 //
 // Only issuer, client_id and match are required; the values above are the
-// defaults of the others. See [ParsePattern] for the match entries and
+// defaults of the others, except allow_exec, which is unset by default. See [ParsePattern] for the match entries and
 // [Config.Match] for how a target picks its profile.
 package config
 
@@ -38,6 +40,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"path"
 	"reflect"
 	"slices"
 	"strings"
@@ -59,6 +62,10 @@ type Config struct {
 type Agent struct {
 	// IdleTimeout is how long the agent lives without a request.
 	IdleTimeout time.Duration
+	// AlertRate is how many tokens one consumer may receive for one
+	// profile within a minute before the agent writes an alert to the
+	// audit log; 0 turns the alert off.
+	AlertRate int
 }
 
 // Profile is one OpenID provider and client, and the targets it serves.
@@ -72,6 +79,11 @@ type Profile struct {
 	Username      string    // handed to git and docker next to the token
 	Token         string    // TokenAccess or TokenID: which token is handed out
 	RefreshMargin time.Duration
+	// AllowExec, when not nil, lists the executables (absolute paths, or
+	// [path.Match] patterns) that may receive this profile's tokens: the
+	// caller's executable or one of its ancestors' must match one. nil
+	// means no restriction.
+	AllowExec []string
 }
 
 // Values of [Profile.Flow] and [Profile.Token].
@@ -92,6 +104,8 @@ const (
 	defaultRefreshMargin = 60 * time.Second
 	maxRefreshMargin     = time.Hour
 	defaultUsername      = "oauth2"
+	defaultAlertRate     = 600
+	maxAlertRate         = 1_000_000
 	maxNameLen           = 64
 
 	// maxFileSize guards against MAYFLY_CONFIG=/dev/zero and the like; real
@@ -228,6 +242,7 @@ type (
 	}
 	rawAgent struct {
 		IdleTimeout value `toml:"idle_timeout"`
+		AlertRate   value `toml:"alert_rate"`
 	}
 	rawProfile struct {
 		Issuer        value `toml:"issuer"`
@@ -238,6 +253,7 @@ type (
 		Username      value `toml:"username"`
 		Token         value `toml:"token"`
 		RefreshMargin value `toml:"refresh_margin"`
+		AllowExec     value `toml:"allow_exec"`
 	}
 )
 
@@ -422,7 +438,7 @@ func (v *validator) build(raw *rawFile) (*Config, error) {
 	c := &Config{
 		Path:     v.path,
 		Store:    defaultStore,
-		Agent:    Agent{IdleTimeout: defaultIdleTimeout},
+		Agent:    Agent{IdleTimeout: defaultIdleTimeout, AlertRate: defaultAlertRate},
 		Profiles: make(map[string]*Profile, len(raw.Profiles)),
 	}
 	if raw.Store.set {
@@ -441,6 +457,16 @@ func (v *validator) build(raw *rawFile) (*Config, error) {
 			return nil, err
 		}
 		c.Agent.IdleTimeout = d
+	}
+	if raw.Agent.AlertRate.set {
+		n, ok := raw.Agent.AlertRate.v.(int64)
+		if !ok {
+			return nil, v.errorf("agent.alert_rate", "must be an integer: tokens per minute, 0 for no alert (got %s)", describe(raw.Agent.AlertRate.v))
+		}
+		if n < 0 || n > maxAlertRate {
+			return nil, v.errorf("agent.alert_rate", "must be between 0 (no alert) and %d tokens per minute (got %d)", maxAlertRate, n)
+		}
+		c.Agent.AlertRate = int(n)
 	}
 
 	names := make([]string, 0, len(raw.Profiles))
@@ -591,7 +617,46 @@ func (v *validator) profile(name string, raw rawProfile) (*Profile, error) {
 			return nil, err
 		}
 	}
+
+	if raw.AllowExec.set {
+		if p.AllowExec, err = v.strs(key("allow_exec"), raw.AllowExec); err != nil {
+			return nil, err
+		}
+		if len(p.AllowExec) == 0 {
+			// An empty list would refuse every caller, which nobody means:
+			// such a profile is better removed.
+			return nil, v.errorf(key("allow_exec"), "must list at least one executable; leave it out for no restriction")
+		}
+		for i, e := range p.AllowExec {
+			if reason := execReason(e); reason != "" {
+				return nil, v.errorf(fmt.Sprintf("%s[%d]", key("allow_exec"), i), "%s (got %q)", reason, e)
+			}
+			if j := slices.Index(p.AllowExec, e); j < i {
+				return nil, v.errorf(fmt.Sprintf("%s[%d]", key("allow_exec"), i), "same entry as allow_exec[%d]", j)
+			}
+		}
+	}
 	return p, nil
+}
+
+// execReason says why s is not an acceptable allow_exec entry, or returns "".
+// Entries are absolute slash-separated paths, where *, ? and [...] match as
+// in [path.Match]: "*" stays within one folder.
+func execReason(s string) string {
+	switch {
+	case s == "":
+		return "must not be empty"
+	case hasControl(s):
+		return "must not contain control characters"
+	case !strings.HasPrefix(s, "/"):
+		return "must be an absolute path such as \"/usr/bin/git\", or a pattern such as \"/usr/lib/git-core/*\""
+	case path.Clean(s) != s:
+		return "must be a clean path, without \"//\", \".\", \"..\" or a trailing \"/\""
+	}
+	if _, err := path.Match(s, ""); err != nil {
+		return "not a valid pattern: " + err.Error()
+	}
+	return ""
 }
 
 func (v *validator) str(key string, val value) (string, error) {

@@ -32,7 +32,7 @@ func TestLoadGood(t *testing.T) {
 	want := &Config{
 		Path:  path,
 		Store: "kernel-keyring",
-		Agent: Agent{IdleTimeout: 2 * time.Hour},
+		Agent: Agent{IdleTimeout: 2 * time.Hour, AlertRate: 0},
 		Profiles: map[string]*Profile{
 			"work": {
 				Name:     "work",
@@ -49,6 +49,7 @@ func TestLoadGood(t *testing.T) {
 				Username:      "x-access-token",
 				Token:         TokenID,
 				RefreshMargin: 5 * time.Minute,
+				AllowExec:     []string{"/usr/bin/git", "/usr/lib/git-core/git-remote-http*"},
 			},
 			"local": {
 				Name:     "local",
@@ -83,7 +84,7 @@ func TestLoadMissingFile(t *testing.T) {
 	want := &Config{
 		Path:     path,
 		Store:    "auto",
-		Agent:    Agent{IdleTimeout: 30 * time.Minute},
+		Agent:    Agent{IdleTimeout: 30 * time.Minute, AlertRate: 600},
 		Profiles: map[string]*Profile{},
 	}
 	if diff := cmp.Diff(want, got, patternEqual); diff != "" {
@@ -106,7 +107,7 @@ func TestLoadEmptyFileEqualsMissing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := &Config{Path: path, Store: "auto", Agent: Agent{IdleTimeout: 30 * time.Minute}, Profiles: map[string]*Profile{}}
+	want := &Config{Path: path, Store: "auto", Agent: Agent{IdleTimeout: 30 * time.Minute, AlertRate: 600}, Profiles: map[string]*Profile{}}
 	if diff := cmp.Diff(want, got, patternEqual); diff != "" {
 		t.Errorf("Load(empty) mismatch (-want +got):\n%s", diff)
 	}
@@ -178,6 +179,10 @@ var badFiles = map[string]struct {
 	"bad-store.toml":                   {key: "store", reason: []string{`"plaintext"`, "kernel-keyring"}},
 	"bad-agent-not-table.toml":         {key: "agent", reason: []string{"must be a table (got a string)"}},
 	"bad-wrong-type.toml":              {key: "profiles.work.client_id", reason: []string{"must be a string (got an integer)"}},
+	"bad-allow-exec-relative.toml":     {key: "profiles.work.allow_exec[1]", reason: []string{"must be an absolute path", `"git"`}},
+	"bad-allow-exec-pattern.toml":      {key: "profiles.work.allow_exec[0]", reason: []string{"not a valid pattern", `"/usr/bin/[git"`}},
+	"bad-allow-exec-empty.toml":        {key: "profiles.work.allow_exec", reason: []string{"at least one executable", "no restriction"}},
+	"bad-alert-rate.toml":              {key: "agent.alert_rate", reason: []string{"between 0 (no alert) and 1000000", "-1"}},
 }
 
 func TestLoadBad(t *testing.T) {
@@ -238,7 +243,7 @@ func TestParseErrors(t *testing.T) {
 		name, data, want string
 	}{
 		{"unknown top-level key", "stores = \"auto\"", `stores: unknown key (known keys here: store, agent, profiles)`},
-		{"unknown agent key", "[agent]\nidle = \"1m\"", "agent.idle: unknown key (known keys here: idle_timeout)"},
+		{"unknown agent key", "[agent]\nidle = \"1m\"", "agent.idle: unknown key (known keys here: idle_timeout, alert_rate)"},
 		{"unknown dotted key", "agent.x.y = 1", "agent.x.y: unknown key"},
 		{"unknown nested table", head + "[profiles.w.extra]\na = 1", "profiles.w.extra: unknown key"},
 		{"secret at top level", "client_secret = \"x\"", "client_secret: Mayfly is a public client"},
@@ -280,6 +285,14 @@ func TestParseErrors(t *testing.T) {
 		{"flow wrong type", head + "flow = true", "profiles.w.flow: must be a string (got a boolean)"},
 		{"scopes wrong type", head + "scopes = \"openid\"", "profiles.w.scopes: must be an array of strings (got a string)"},
 		{"date for a string", head + "token = 2024-01-01", "profiles.w.token: must be a string (got a date or time)"},
+		{"alert rate string", "[agent]\nalert_rate = \"600\"", "agent.alert_rate: must be an integer"},
+		{"alert rate too high", "[agent]\nalert_rate = 1000001", "agent.alert_rate: must be between 0"},
+		{"allow_exec string", head + "allow_exec = \"/usr/bin/git\"", "profiles.w.allow_exec: must be an array of strings (got a string)"},
+		{"allow_exec empty entry", head + "allow_exec = [\"\"]", "profiles.w.allow_exec[0]: must not be empty"},
+		{"allow_exec dot dot", head + "allow_exec = [\"/usr/bin/../bin/git\"]", "profiles.w.allow_exec[0]: must be a clean path"},
+		{"allow_exec trailing slash", head + "allow_exec = [\"/usr/bin/\"]", "profiles.w.allow_exec[0]: must be a clean path"},
+		{"allow_exec twice", head + "allow_exec = [\"/usr/bin/git\", \"/usr/bin/git\"]", "profiles.w.allow_exec[1]: same entry as allow_exec[0]"},
+		{"allow_exec control", head + "allow_exec = [\"/usr/bin/g\\u0007\"]", "profiles.w.allow_exec[0]: must not contain control"},
 		{"match empty string", "[profiles.w]\nissuer = \"https://id.example\"\nclient_id = \"m\"\nmatch = [\"\"]", "profiles.w.match[0]: must not be empty"},
 		{"secret in profile name is fine, bad name is not", "[profiles.\"client secret\"]\nissuer = \"x\"", "profile names must be"},
 	}
@@ -313,6 +326,10 @@ func TestParseAccepts(t *testing.T) {
 		{"dotted profile name", "[profiles.\"corp.prod_1-a\"]\nissuer = \"https://id.example\"\n" + tail, func(c *Config) bool { return c.Profiles["corp.prod_1-a"].Name == "corp.prod_1-a" }},
 		{"dotted keys", "profiles.w.issuer = \"https://id.example\"\nprofiles.w.client_id = \"m\"\nprofiles.w.match = [\"h.example\"]", func(c *Config) bool { return c.Profiles["w"] != nil }},
 		{"same host, other path in two profiles", "[profiles.a]\nissuer = \"https://id.example\"\nclient_id = \"m\"\nmatch = [\"https://git.example/a/\"]\n[profiles.b]\nissuer = \"https://id.example\"\nclient_id = \"m\"\nmatch = [\"https://git.example/b/\", \"git.example\"]", func(c *Config) bool { return len(c.Profiles) == 2 }},
+		{"alert rate off", "[agent]\nalert_rate = 0", func(c *Config) bool { return c.Agent.AlertRate == 0 }},
+		{"alert rate default", "", func(c *Config) bool { return c.Agent.AlertRate == 600 }},
+		{"allow_exec patterns", "[profiles.w]\nissuer = \"https://id.example\"\n" + tail + "allow_exec = [\"/usr/bin/git\", \"/opt/*/bin/tool-[ab]\", \"/\"]", func(c *Config) bool { return len(c.Profiles["w"].AllowExec) == 3 }},
+		{"allow_exec unset", "[profiles.w]\nissuer = \"https://id.example\"\n" + tail, func(c *Config) bool { return c.Profiles["w"].AllowExec == nil }},
 		{"byte order mark", "\ufeffstore = \"auto\"", func(c *Config) bool { return c.Store == "auto" }},
 	}
 	for _, tt := range tests {

@@ -43,6 +43,17 @@ func State() (string, error) {
 	return filepath.Join(home, ".local", "state", "mayfly"), nil
 }
 
+// AuditLog returns the agent's audit log, audit.log in the [State] folder:
+// one JSON line per token issued, refused, refreshed, and per sign-in and
+// sign-out. It names tokens by a hash prefix only.
+func AuditLog() (string, error) {
+	d, err := State()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(d, "audit.log"), nil
+}
+
 // Socket returns the agent socket: $MAYFLY_AGENT_SOCKET, else
 // $XDG_RUNTIME_DIR/mayfly/agent.sock, else a per-user folder in the system's
 // temporary directory (which the agent creates 0700 and checks it owns).

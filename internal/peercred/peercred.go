@@ -2,7 +2,8 @@
 // the kernel (SO_PEERCRED on Linux, LOCAL_PEERCRED and LOCAL_PEERPID on
 // macOS), never from anything the peer says about itself. The agent uses it
 // to refuse other users; helpers use it to refuse an agent socket planted by
-// another user.
+// another user. [Exe] and [Parent] name a process's executable and parent
+// (from /proc on Linux), for the agent's allow_exec rule and audit log.
 package peercred
 
 import (
