@@ -18,6 +18,9 @@ command -v setpriv >/dev/null || need_apt+=(util-linux)
 command -v curl >/dev/null || need_apt+=(curl)
 command -v skopeo >/dev/null || need_apt+=(skopeo)
 command -v docker >/dev/null || need_apt+=(docker.io) # only its CLI is used: no daemon
+command -v dbus-daemon >/dev/null || need_apt+=(dbus)
+command -v gnome-keyring-daemon >/dev/null || need_apt+=(gnome-keyring) # the Secret Service
+command -v secret-tool >/dev/null || need_apt+=(libsecret-tools)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "install-peers: please install: ${need_apt[*]}" >&2

@@ -5,6 +5,7 @@ import (
 
 	"github.com/mayflyhq/mayfly/backends"
 	"github.com/mayflyhq/mayfly/backends/keyring"
+	"github.com/mayflyhq/mayfly/backends/secretservice"
 )
 
 // keyPrefix keeps Mayfly's kernel keys apart from other programs' keys.
@@ -12,6 +13,14 @@ const keyPrefix = "mayfly:"
 
 func platform() []candidate {
 	return []candidate{
+		{
+			// The desktop's keyring first: it survives reboots, which the
+			// kernel keyring does not.
+			name: "secret-service", protection: backends.ProtectionOSUser, auto: true,
+			available: func(ctx context.Context) error { return secretservice.New(secretservice.Options{}).Available(ctx) },
+			open:      func() (Store, error) { return secretservice.New(secretservice.Options{}), nil },
+			fix:       "start and unlock a Secret Service (gnome-keyring-daemon, KeePassXC) in your session, with DBUS_SESSION_BUS_ADDRESS set",
+		},
 		{
 			name: "kernel-keyring", protection: backends.ProtectionOSUser, auto: true,
 			available: func(context.Context) error { return keyring.Available() },
