@@ -26,6 +26,9 @@ commands:
   token   [--profile NAME | URL]                                   print an access token (apiKeyHelper, scripts)
   doctor  [--json]                                                 check config, secret stores and agent
   log     [--since DURATION|TIME] [--json] [--profile NAME]        the audit log: tokens issued and refused, sign-ins, alerts
+  setup   git|docker|kube|bazel|go|cargo|claude... [--profile NAME] [--dry-run] [--file PATH]
+                                                                   point a tool at Mayfly
+  audit   [PATH...] [--json] [--fix [--yes]]                       find long-lived keys in plaintext
   agent   [run | stop]                                             run or stop the agent
   version
 
@@ -53,6 +56,10 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = doctor(ctx, rest, stdout, stderr)
 	case "log":
 		err = logCmd(rest, stdout, stderr)
+	case "setup":
+		err = setupCmd(ctx, rest, stdout, stderr)
+	case "audit":
+		err = auditCmd(ctx, rest, stdout, stderr)
 	case "agent":
 		err = agentCmd(ctx, rest, stdout, stderr)
 	case "version", "--version":
