@@ -7,7 +7,8 @@
 // the store behind.
 //
 // Every connection's peer is checked by the kernel's account of it
-// (SO_PEERCRED): only the agent's own uid is served. A profile may further
+// (SO_PEERCRED; on Windows the pipe client's process token): only the
+// agent's own user is served. A profile may further
 // name the executables that may receive its tokens (allow_exec), checked
 // against the peer's executable and its ancestors' (see policy.go). Every
 // token handed out or refused, every refresh, sign-in and sign-out goes to
@@ -210,9 +211,9 @@ func (a *Agent) serveConn(ctx context.Context, stop func(), conn net.Conn) {
 		a.record(auditlog.Event{Event: auditlog.Refused, Reason: "no peer credentials: " + err.Error()})
 		a.refuse(conn, "cannot identify the caller")
 		return
-	case cred.UID != os.Getuid():
-		a.log.Warn("refused connection from another user", "uid", cred.UID, "pid", cred.PID)
-		reason := fmt.Sprintf("uid %d may not use the agent of uid %d", cred.UID, os.Getuid())
+	case !cred.SameUser():
+		a.log.Warn("refused connection from another user", "uid", cred.UID, "sid", cred.SID, "pid", cred.PID)
+		reason := fmt.Sprintf("%s may not use the agent of %s", cred.User(), peercred.Self().User())
 		a.record(auditlog.Event{Event: auditlog.Refused, Peer: caller{Cred: cred}.peer(), Reason: reason})
 		a.refuse(conn, reason)
 		return

@@ -442,6 +442,9 @@ func newEnv(t *testing.T, cfg string) *env {
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	e.sock = filepath.Join(dir, "agent.sock")
+	if runtime.GOOS == "windows" {
+		e.sock = `\\.\pipe\mayfly-test-` + filepath.Base(dir) // unique, as dir is
+	}
 	e.cfgPath = filepath.Join(t.TempDir(), "config.toml")
 	e.audit = filepath.Join(t.TempDir(), "state", "audit.log")
 	if cfg == "" {

@@ -1,7 +1,9 @@
-// Package client talks to the Mayfly agent over its UNIX socket and starts
-// the agent when none is running, the way git starts credential-cache--daemon
-// and gpg starts gpg-agent. It links no HTTP, OAuth or storage code: a helper
-// built on it is one process start plus one socket round trip.
+// Package client talks to the Mayfly agent over its UNIX socket (on Windows
+// a named pipe, through go-winio, which other systems do not link) and
+// starts the agent when none is running, the way git starts
+// credential-cache--daemon and gpg starts gpg-agent. It links no HTTP, OAuth
+// or storage code: a helper built on it is one process start plus one socket
+// round trip.
 package client
 
 import (
@@ -13,13 +15,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/mayflyhq/mayfly/agent/wire"
 	"github.com/mayflyhq/mayfly/internal/envknob"
 	"github.com/mayflyhq/mayfly/internal/paths"
-	"github.com/mayflyhq/mayfly/internal/peercred"
 )
 
 // ErrNotRunning is returned when no agent runs and Autostart is off.
@@ -141,25 +141,6 @@ func (c *Client) dial(ctx context.Context) (net.Conn, error) {
 		case <-time.After(wait):
 		}
 	}
-}
-
-func (c *Client) connect(ctx context.Context) (net.Conn, error) {
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "unix", c.Socket)
-	if err != nil {
-		return nil, err
-	}
-	// Refuse an agent run by someone else: in a shared temporary folder
-	// another user could have put a socket where ours should be.
-	if cred, err := peercred.Get(conn); err == nil && cred.UID != os.Getuid() {
-		conn.Close()
-		return nil, fmt.Errorf("agent socket %s belongs to uid %d, not to you: refusing it", c.Socket, cred.UID)
-	}
-	return conn, nil
-}
-
-func notRunning(err error) bool {
-	return errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED)
 }
 
 // start launches `mayfly agent` in its own session, detached from the

@@ -1,14 +1,13 @@
 // Package paths resolves where Mayfly's files live, following the XDG base
 // directory specification on Linux and the usual per-user folders elsewhere.
-// It reads only the environment, so the smallest helper can link it.
+// It reads only the environment (and, on Windows, the user's SID from the
+// process token, to name the agent's pipe), so the smallest helper can link it.
 package paths
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 
 	"github.com/mayflyhq/mayfly/internal/envknob"
 )
@@ -54,24 +53,12 @@ func AuditLog() (string, error) {
 	return filepath.Join(d, "audit.log"), nil
 }
 
-// Socket returns the agent socket: $MAYFLY_AGENT_SOCKET, else
-// $XDG_RUNTIME_DIR/mayfly/agent.sock, else a per-user folder in the system's
-// temporary directory (which the agent creates 0700 and checks it owns).
-func Socket() (string, error) {
-	if p := os.Getenv(envknob.AgentSocket); p != "" {
-		return filepath.Abs(p)
-	}
-	if d := os.Getenv("XDG_RUNTIME_DIR"); filepath.IsAbs(d) {
-		return filepath.Join(d, "mayfly", "agent.sock"), nil
-	}
-	// A UNIX socket path is limited to about 104 bytes, so stay short.
-	dir := filepath.Join(os.TempDir(), "mayfly-"+strconv.Itoa(os.Getuid()))
-	if os.Getuid() < 0 { // Windows: no uid; use the user's profile.
-		cache, err := os.UserCacheDir()
-		if err != nil {
-			return "", errors.Join(errors.New("paths: no socket location"), err)
-		}
-		dir = filepath.Join(cache, "mayfly")
-	}
-	return filepath.Join(dir, "agent.sock"), nil
-}
+// Socket returns where the agent listens and helpers connect:
+// $MAYFLY_AGENT_SOCKET, else a per-user default. On Linux and macOS that is a
+// UNIX socket, $XDG_RUNTIME_DIR/mayfly/agent.sock, else agent.sock in a
+// per-user folder of the system's temporary directory (which the agent
+// creates 0700 and checks it owns). On Windows it is a named pipe,
+// \\.\pipe\mayfly-agent-<the user's SID>, and $MAYFLY_AGENT_SOCKET must name
+// a pipe too: the agent refuses other users by the pipe's ACL and the
+// caller's process token, which an AF_UNIX socket on Windows cannot offer.
+func Socket() (string, error) { return socket(os.Getenv(envknob.AgentSocket)) }
