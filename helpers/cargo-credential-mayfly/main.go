@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/mayflyhq/mayfly/internal/ui/usage"
 	"github.com/mayflyhq/mayfly/protocol/cargocred"
 )
 
@@ -24,5 +25,10 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	// cargo always passes --cargo-plugin; --help alone is a person asking.
+	if len(args) == 1 && usage.IsHelp(args[0]) {
+		usage.Print(stdout, "cargo-credential-mayfly")
+		return 0
+	}
 	return cargocred.Run(ctx, args, stdin, stdout, stderr, handler{})
 }

@@ -177,3 +177,32 @@ func TestProvider(t *testing.T) {
 		})
 	}
 }
+
+// TestHelp: --help alone prints the usage and the wiring on stdout and
+// exits 0, without reaching the agent; cargo's own call, with
+// --cargo-plugin, is never taken for help.
+func TestHelp(t *testing.T) {
+	t.Setenv(envknob.AgentSocket, t.TempDir()+"/none.sock")
+	t.Setenv(envknob.NoAutostart, "1")
+	for _, tc := range []struct {
+		args []string
+		help bool
+		code int
+	}{
+		{[]string{"--help"}, true, 0},
+		{[]string{"-h"}, true, 0},
+		{[]string{"--cargo-plugin", "--help"}, false, 2},
+		{nil, false, 2},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), tc.args, strings.NewReader(""), &stdout, &stderr)
+		if code != tc.code {
+			t.Errorf("%q: exit %d, want %d (stderr %q)", tc.args, code, tc.code, stderr.String())
+		}
+		shown := strings.Contains(stdout.String(), "usage: cargo-credential-mayfly --cargo-plugin") &&
+			strings.Contains(stdout.String(), `credential-provider = ["/usr/local/bin/cargo-credential-mayfly"]`)
+		if shown != tc.help {
+			t.Errorf("%q: help shown %v, want %v:\n%s", tc.args, shown, tc.help, stdout.String())
+		}
+	}
+}

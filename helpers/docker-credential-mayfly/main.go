@@ -17,6 +17,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/mayflyhq/mayfly/internal/ui/usage"
 	"github.com/mayflyhq/mayfly/internal/version"
 	"github.com/mayflyhq/mayfly/protocol/dockercred"
 )
@@ -28,6 +29,12 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	// The helper protocol reserves -h and --help for the usage, on stdout
+	// with exit 0 (docker-credential-helpers' credentials.HandleCommand).
+	if len(args) == 1 && usage.IsHelp(args[0]) {
+		usage.Print(stdout, "docker-credential-mayfly")
+		return 0
+	}
 	v := dockercred.Version{Name: "docker-credential-mayfly", Package: "github.com/mayflyhq/mayfly", Version: version.String()}
 	return dockercred.Run(ctx, args, v, stdin, stdout, &handler{stderr: stderr})
 }

@@ -280,3 +280,27 @@ func TestNoAgent(t *testing.T) {
 		}
 	}
 }
+
+// TestHelp: the helper protocol reserves -h and --help: the usage on
+// stdout, exit 0 (docker-credential-helpers' HandleCommand). Here it has
+// the wiring too, and the agent is never asked.
+func TestHelp(t *testing.T) {
+	a := startFakeAgent(t, func(wire.Request) wire.Response { return wire.Response{} })
+	for _, args := range [][]string{{"--help"}, {"-h"}} {
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), args, strings.NewReader(""), &stdout, &stderr)
+		if code != 0 || stderr.Len() != 0 {
+			t.Errorf("%q: exit %d, stderr %q", args, code, stderr.String())
+		}
+		for _, want := range []string{"usage: docker-credential-mayfly store|get|erase|list|version", `{"credHelpers": {"registry.corp.example": "mayfly"}}`} {
+			if !strings.Contains(stdout.String(), want) {
+				t.Errorf("%q: stdout lacks %q:\n%s", args, want, stdout.String())
+			}
+		}
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.got) != 0 {
+		t.Errorf("--help reached the agent: %v", a.got)
+	}
+}

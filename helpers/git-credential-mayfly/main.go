@@ -10,8 +10,10 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 
+	"github.com/mayflyhq/mayfly/internal/ui/usage"
 	"github.com/mayflyhq/mayfly/protocol/gitcred"
 )
 
@@ -22,6 +24,11 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	// --help is for a person: git never passes it.
+	if slices.ContainsFunc(args, usage.IsHelp) {
+		usage.Print(stdout, "git-credential-mayfly")
+		return 0
+	}
 	flags, action := gitcred.SplitArgs(args)
 	h, err := newHandler(flags)
 	if err != nil {

@@ -49,3 +49,22 @@ func TestUsage(t *testing.T) {
 		}
 	}
 }
+
+// TestHelp: --help prints the usage and the wiring on stdout and exits 0,
+// without reaching the agent (none listens, autostart is off).
+func TestHelp(t *testing.T) {
+	t.Setenv("MAYFLY_AGENT_SOCKET", t.TempDir()+"/none.sock")
+	t.Setenv("MAYFLY_NO_AUTOSTART", "1")
+	for _, args := range [][]string{{"--help"}, {"-h"}, {"--profile", "corp", "--help"}} {
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), args, strings.NewReader(""), &stdout, &stderr)
+		if code != 0 || stderr.Len() != 0 {
+			t.Errorf("%q: exit %d, stderr %q", args, code, stderr.String())
+		}
+		for _, want := range []string{"usage: git-credential-mayfly ", "credential.https://git.corp.example.helper mayfly"} {
+			if !strings.Contains(stdout.String(), want) {
+				t.Errorf("%q: stdout lacks %q:\n%s", args, want, stdout.String())
+			}
+		}
+	}
+}

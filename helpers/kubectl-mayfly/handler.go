@@ -70,7 +70,10 @@ func (h *handler) Token(ctx context.Context, req execcred.Request) (execcred.Res
 			return execcred.Response{}, h.signInHint(err, envknob.NonInteractive+" is set")
 		}
 		if err := h.signIn(ctx, c, server); err != nil {
-			return execcred.Response{}, ctxErr(ctx, err)
+			if ctx.Err() != nil {
+				return execcred.Response{}, errors.New("sign-in cancelled")
+			}
+			return execcred.Response{}, err
 		}
 		resp, err = c.Do(ctx, treq)
 	}
@@ -111,8 +114,10 @@ func (h *handler) signIn(ctx context.Context, c *client.Client, server string) e
 	// signs in to the configuration's only profile, which is the one the
 	// server URL matched (with several, it asks for --profile).
 	lreq := wire.Request{Op: wire.OpLogin, Profile: h.profile, URL: server, Consumer: "kubectl", NoBrowser: !open}
+	d := loginui.New(h.stderr, open)
+	defer d.Close() // stops the countdown and clears its line, also on Ctrl-C
 	return c.Stream(ctx, lreq, func(r wire.Response) error {
-		loginui.Show(ctx, h.stderr, r, open)
+		d.Show(ctx, r)
 		return nil
 	})
 }

@@ -18,8 +18,10 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 
+	"github.com/mayflyhq/mayfly/internal/ui/usage"
 	"github.com/mayflyhq/mayfly/protocol/execcred"
 )
 
@@ -30,10 +32,21 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, execInfo string, stdout, stderr io.Writer) int {
+	// --help is for a person: kubectl passes only the kubeconfig's args.
+	if slices.ContainsFunc(args, usage.IsHelp) {
+		usage.Print(stdout, "kubectl-mayfly")
+		return 0
+	}
 	h, err := newHandler(args, stderr)
 	if err != nil {
 		io.WriteString(stderr, "kubectl-mayfly: "+err.Error()+" (usage: kubectl-mayfly [--profile NAME], run by kubectl)\n")
 		return 2
 	}
-	return execcred.Run(ctx, execInfo, stdout, stderr, h)
+	code := execcred.Run(ctx, execInfo, stdout, stderr, h)
+	if code != 0 && ctx.Err() != nil {
+		// Ctrl-C during a sign-in on the terminal: the handler has said
+		// "sign-in cancelled"; exit as a shell reports an interrupt.
+		return 130
+	}
+	return code
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net"
 	"os/exec"
 	"path/filepath"
@@ -82,7 +83,7 @@ func TestDeps(t *testing.T) {
 }
 
 func TestUsage(t *testing.T) {
-	for _, args := range [][]string{{"--profile"}, {"--nope"}, {"get-token"}, {"--profile", "kube", "extra"}, {"-h"}} {
+	for _, args := range [][]string{{"--profile"}, {"--nope"}, {"get-token"}, {"--profile", "kube", "extra"}} {
 		var stdout, stderr bytes.Buffer
 		code := run(context.Background(), args, "", &stdout, &stderr)
 		if code != 2 || stdout.Len() != 0 || strings.Count(stderr.String(), "\n") != 1 || !strings.HasPrefix(stderr.String(), "kubectl-mayfly: ") {
@@ -282,7 +283,106 @@ func TestCancelled(t *testing.T) {
 	cancel()
 	var stdout, stderr bytes.Buffer
 	code := run(ctx, []string{"--profile", "kube"}, execInfo(true, ""), &stdout, &stderr)
-	if code != 1 || stdout.Len() != 0 || stderr.String() != "mayfly: cancelled\n" {
+	if code != 130 || stdout.Len() != 0 || stderr.String() != "mayfly: cancelled\n" {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, stdout.String(), stderr.String())
+	}
+}
+
+// TestHelp: --help prints the usage and the kubeconfig stanza on stdout and
+// exits 0, without reaching the agent.
+func TestHelp(t *testing.T) {
+	a := startFakeAgent(t)
+	for _, args := range [][]string{{"--help"}, {"-h"}, {"--profile", "kube", "--help"}} {
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), args, execInfo(true, ""), &stdout, &stderr)
+		if code != 0 || stderr.Len() != 0 {
+			t.Errorf("%q: exit %d, stderr %q", args, code, stderr.String())
+		}
+		for _, want := range []string{"usage: kubectl-mayfly [--profile NAME]", "command: /usr/local/bin/kubectl-mayfly", "interactiveMode: IfAvailable"} {
+			if !strings.Contains(stdout.String(), want) {
+				t.Errorf("%q: stdout lacks %q:\n%s", args, want, stdout.String())
+			}
+		}
+	}
+	if ops := a.ops(); len(ops) != 0 {
+		t.Errorf("--help reached the agent: %v", ops)
+	}
+}
+
+// TestCancelledSignIn: Ctrl-C while the device code waits for approval
+// ends the plugin promptly with one line and exit 130, and closes the
+// connection, so that the agent abandons the flow.
+func TestCancelledSignIn(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "a.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Skipf("no UNIX sockets here: %v", err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	t.Setenv(envknob.AgentSocket, sock)
+	t.Setenv(envknob.Config, filepath.Join(t.TempDir(), "config.toml"))
+	t.Setenv(envknob.NoAutostart, "1")
+	t.Setenv(envknob.NonInteractive, "")
+	shown := make(chan struct{})
+	closed := make(chan error, 1)
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			var req wire.Request
+			if wire.NewReader(conn).Read(&req) != nil {
+				conn.Close()
+				continue
+			}
+			if req.Op == wire.OpToken {
+				wire.Write(conn, wire.Response{Error: &wire.Error{Code: wire.CodeLoginRequired, Message: "not signed in"}})
+				conn.Close()
+				continue
+			}
+			wire.Write(conn, wire.Response{Event: wire.EventDevice, Profile: "kube", VerificationURI: "https://idp.example/device",
+				UserCode: "ABCD-EFGH", CodeExpiry: time.Now().Add(5 * time.Minute)})
+			close(shown)
+			conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+			_, err = io.Copy(io.Discard, conn) // the agent polls until the client goes
+			closed <- err
+			conn.Close()
+			return
+		}
+	}()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout bytes.Buffer
+	pr, pw := io.Pipe()
+	var stderr strings.Builder
+	copied := make(chan struct{})
+	go func() { io.Copy(&stderr, pr); close(copied) }()
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"--profile", "kube"}, execInfo(true, ""), &stdout, pw); pw.Close() }()
+	select {
+	case <-shown:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no sign-in started")
+	}
+	time.Sleep(50 * time.Millisecond)
+	cancel()
+	select {
+	case code := <-done:
+		if code != 130 {
+			t.Errorf("exit %d, want 130", code)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("the plugin did not return after Ctrl-C")
+	}
+	<-copied
+	if err := <-closed; err != nil {
+		t.Errorf("the connection to the agent was not closed: %v", err)
+	}
+	if out := stderr.String(); !strings.HasSuffix(out, "\nmayfly: sign-in cancelled\n") || !strings.Contains(out, "ABCD-EFGH") {
+		t.Errorf("stderr:\n%q", out)
+	}
+	if stdout.Len() != 0 {
+		t.Errorf("stdout: %q", stdout.String())
 	}
 }

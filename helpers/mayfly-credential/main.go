@@ -16,6 +16,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/mayflyhq/mayfly/internal/ui/usage"
 	"github.com/mayflyhq/mayfly/protocol/bazelcred"
 )
 
@@ -26,6 +27,11 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	// Bazel and Go never pass these; a person reading about the helper does.
+	if len(args) > 0 && (usage.IsHelp(args[0]) || args[0] == "help") || len(args) == 2 && args[0] == "goauth" && usage.IsHelp(args[1]) {
+		usage.Print(stdout, "mayfly-credential")
+		return 0
+	}
 	if len(args) > 0 && args[0] == "goauth" {
 		return runGOAUTH(ctx, args[1:], stdin, stdout, stderr)
 	}

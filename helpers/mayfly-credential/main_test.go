@@ -69,9 +69,25 @@ func TestUsage(t *testing.T) {
 			t.Errorf("%q: stderr %q, want one line", tc.args, s)
 		}
 	}
-	var stdout, stderr bytes.Buffer
-	if code := run(context.Background(), []string{"--help"}, strings.NewReader(""), &stdout, &stderr); code != 0 || stdout.Len() != 0 {
-		t.Errorf("--help: exit %d, stdout %q", code, stdout.String())
+}
+
+// TestHelp: --help (and help, -h, goauth --help) prints the usage and the
+// Bazel and GOAUTH wiring on stdout and exits 0, without the agent: none
+// listens and autostart is off.
+func TestHelp(t *testing.T) {
+	t.Setenv("MAYFLY_AGENT_SOCKET", t.TempDir()+"/none.sock")
+	t.Setenv("MAYFLY_NO_AUTOSTART", "1")
+	for _, args := range [][]string{{"--help"}, {"-h"}, {"help"}, {"goauth", "--help"}} {
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), args, strings.NewReader(""), &stdout, &stderr)
+		if code != 0 || stderr.Len() != 0 {
+			t.Errorf("%q: exit %d, stderr %q", args, code, stderr.String())
+		}
+		for _, want := range []string{"usage: mayfly-credential ", "--credential_helper=*.corp.example=/usr/local/bin/mayfly-credential", "GOAUTH="} {
+			if !strings.Contains(stdout.String(), want) {
+				t.Errorf("%q: stdout lacks %q:\n%s", args, want, stdout.String())
+			}
+		}
 	}
 }
 

@@ -17,31 +17,19 @@ import (
 	"github.com/mayflyhq/mayfly/internal/version"
 )
 
-const usage = `usage: mayfly <command> [flags]
-
-commands:
-  login   [--profile NAME] [--flow device|browser] [--no-browser]   sign in
-  logout  [--profile NAME | --all]                                 sign out and revoke
-  status  [--json]                                                 profiles, sessions, store
-  token   [--profile NAME | URL]                                   print an access token (apiKeyHelper, scripts)
-  doctor  [--json]                                                 check config, secret stores and agent
-  log     [--since DURATION|TIME] [--json] [--profile NAME]        the audit log: tokens issued and refused, sign-ins, alerts
-  setup   git|docker|kube|bazel|go|cargo|claude... [--profile NAME] [--dry-run] [--file PATH]
-                                                                   point a tool at Mayfly
-  audit   [PATH...] [--json] [--fix [--yes]]                       find long-lived keys in plaintext
-  agent   [run | stop]                                             run or stop the agent
-  version
-
-environment: ` + "MAYFLY_CONFIG, MAYFLY_AGENT_SOCKET, MAYFLY_DEBUG, MAYFLY_NONINTERACTIVE" + `
-`
-
 // Run runs the command in args and returns the exit code.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		writeUsage(stderr, commands)
 		return 2
 	}
 	cmd, rest := args[0], args[1:]
+	// --help anywhere before "--" describes the command, from its
+	// declaration, without reading the configuration or reaching the agent.
+	if c, ok := lookup(commands, cmd); ok && wantsHelp(rest) {
+		writeCommandHelp(stdout, c)
+		return 0
+	}
 	var err error
 	switch cmd {
 	case "login":
@@ -62,12 +50,25 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = auditCmd(ctx, rest, stdout, stderr)
 	case "agent":
 		err = agentCmd(ctx, rest, stdout, stderr)
+	case "completion":
+		err = completionCmd(rest, stdout)
+	case "man":
+		err = manCmd(rest, stdout)
+	case completeProfiles:
+		listProfiles(stdout)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "mayfly", version.String())
 	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
+		if len(rest) > 0 {
+			if c, ok := lookup(commands, rest[0]); ok {
+				writeCommandHelp(stdout, c)
+				return 0
+			}
+		}
+		writeUsage(stdout, commands)
 	default:
-		fmt.Fprintf(stderr, "mayfly: unknown command %q\n%s", cmd, usage)
+		fmt.Fprintf(stderr, "mayfly: unknown command %q\n", cmd)
+		writeUsage(stderr, commands)
 		return 2
 	}
 	if err == nil {
@@ -79,6 +80,13 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if errors.Is(err, errSilent) {
 		return 1
 	}
+	var ce cancelledError
+	if errors.As(err, &ce) {
+		// One line, and the exit code a shell gives a command killed
+		// by SIGINT.
+		fmt.Fprintf(stderr, "mayfly %s: %v\n", cmd, err)
+		return 130
+	}
 	var ue usageError
 	if errors.As(err, &ue) {
 		fmt.Fprintf(stderr, "mayfly %s: %v\n", cmd, err)
@@ -88,16 +96,46 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 1
 }
 
+// wantsHelp reports whether args ask for help before any "--".
+func wantsHelp(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "-h", "-help", "--help":
+			return true
+		}
+	}
+	return false
+}
+
+// cancelledError ends a command the person interrupted (Ctrl-C).
+type cancelledError struct{ error }
+
 type usageError struct{ error }
 
 // errSilent fails a command that has already said why on stdout.
 var errSilent = errors.New("failed")
 
+// flags returns the flag set of the command called name. Its usage, shown
+// after a flag error, is the command's synopsis from [commands].
 func flags(name string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("mayfly "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		if flagSetHook != nil {
+			flagSetHook(name, fs)
+		}
+		if c, ok := lookup(commands, name); ok {
+			fmt.Fprintf(stderr, "usage: mayfly %s\n", c.synopsis())
+		}
+	}
 	return fs
 }
+
+// flagSetHook, when set by a test, sees each command's flag set once its
+// flags are defined (when it prints its usage).
+var flagSetHook func(name string, fs *flag.FlagSet)
 
 func parse(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {

@@ -31,10 +31,6 @@ func auditCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	asJSON := fs.Bool("json", false, "print JSON")
 	fix := fs.Bool("fix", false, "move Docker passwords into Mayfly and drop git passwords a profile replaces, after confirmation")
 	yes := fs.Bool("yes", false, "with --fix: do not ask for confirmation")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: mayfly audit [PATH...] [--json] [--fix [--yes]]")
-		fs.PrintDefaults()
-	}
 	targets, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
@@ -27,12 +28,20 @@ func login(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	openBrowser := !*noBrowser && ui.CanOpenBrowser()
 	req := wire.Request{Op: wire.OpLogin, Profile: *profile, Flow: *flow, NoBrowser: !openBrowser}
+	d := loginui.New(stderr, openBrowser)
+	// Ctrl-C cancels ctx; Stream then closes the connection, which makes
+	// the agent abandon the device or browser flow it is waiting on.
 	err = c.Stream(ctx, req, func(r wire.Response) error {
-		loginui.Show(ctx, stderr, r, openBrowser)
+		d.Show(ctx, r)
 		return nil
 	})
+	d.Close()
 	if ctx.Err() != nil {
-		return fmt.Errorf("cancelled")
+		return errSignInCancelled
 	}
 	return agentErr(err)
 }
+
+// errSignInCancelled ends a sign-in the person interrupted (Ctrl-C): exit
+// code 130, as a shell reports a command killed by SIGINT.
+var errSignInCancelled = cancelledError{errors.New("sign-in cancelled")}

@@ -24,10 +24,6 @@ func setupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	profile := fs.String("profile", "", "wire only this profile (default: all)")
 	dryRun := fs.Bool("dry-run", false, "print the change as a diff; write nothing")
 	file := fs.String("file", "", "write this file instead of the consumer's usual one")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: mayfly setup %s... [--profile NAME] [--dry-run] [--file PATH]\n", strings.Join(setup.Consumers, "|"))
-		fs.PrintDefaults()
-	}
 	consumers, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
