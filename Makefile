@@ -6,9 +6,15 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -s -w -X github.com/mayflyhq/mayfly/internal/version.Version=$(VERSION)
 PEERS_DIR ?= $(CURDIR)/.cache/peers
 FUZZTIME  ?= 30s
+# Lint tools, built once at pinned versions into TOOLS_DIR.
+TOOLS_DIR ?= $(CURDIR)/.cache/tools
+STATICCHECK_VERSION ?= v0.8.2 # staticcheck 2026.2.2, which knows Go 1.26
+GOVULNCHECK_VERSION ?= v1.9.0
+STATICCHECK := $(TOOLS_DIR)/staticcheck-$(strip $(STATICCHECK_VERSION))/staticcheck
+GOVULNCHECK := $(TOOLS_DIR)/govulncheck-$(strip $(GOVULNCHECK_VERSION))/govulncheck
 export MAYFLY_PEERS_DIR := $(PEERS_DIR)
 
-.PHONY: all build $(addprefix build-,$(BINS)) peers test test-unit race fuzz vet cross demo clean
+.PHONY: all build $(addprefix build-,$(BINS)) peers test test-unit race fuzz vet lint cross demo bench clean
 
 all: build
 
@@ -24,10 +30,10 @@ $(addprefix build-,$(BINS)): build-%:
 peers:
 	scripts/install-peers.sh
 
-# The whole suite: vet, unit and integration tests against real peers (Dex,
-# git, the kernel keyring), with the race detector, then a short run of every
-# fuzz target.
-test: build peers vet
+# The whole suite: vet and lint, unit and integration tests against real
+# peers (Dex, git, the kernel keyring), with the race detector, then a short
+# run of every fuzz target.
+test: build peers lint
 	MAYFLY_REQUIRE_PEERS=1 MAYFLY_BIN_DIR=$(CURDIR)/bin $(GO) test -race -count=1 -timeout 20m ./...
 	$(MAKE) fuzz FUZZTIME=10s
 
@@ -39,14 +45,28 @@ vet:
 	GOOS=darwin $(GO) vet ./...
 	GOOS=windows $(GO) vet ./...
 
-# Every Fuzz target, each for FUZZTIME.
+# Quality gates: vet (above), staticcheck over Linux, macOS and Windows at
+# once (-matrix: code is "unused" only if no OS uses it), and govulncheck (a
+# known vulnerability in a call the code can reach). govulncheck needs
+# vuln.go.dev: where it cannot be reached, lint says so and skips it, unless
+# MAYFLY_REQUIRE_VULNCHECK=1. internal/archtest (package docs, dependency
+# floors) runs with the tests.
+lint: vet
+	@GOBIN=$(dir $(STATICCHECK)) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(strip $(STATICCHECK_VERSION))
+	printf 'linux: GOOS=linux\ndarwin: GOOS=darwin\nwindows: GOOS=windows\n' | $(STATICCHECK) -matrix ./...
+	@GOBIN=$(dir $(GOVULNCHECK)) $(GO) install golang.org/x/vuln/cmd/govulncheck@$(strip $(GOVULNCHECK_VERSION))
+	@if curl -sf -o /dev/null --max-time 10 https://vuln.go.dev/index/db.json.gz; then \
+	  echo "$(GOVULNCHECK) ./..."; $(GOVULNCHECK) ./...; \
+	elif [ "$${MAYFLY_REQUIRE_VULNCHECK:-}" = 1 ]; then \
+	  echo "lint: vuln.go.dev cannot be reached and MAYFLY_REQUIRE_VULNCHECK=1" >&2; exit 1; \
+	else \
+	  echo "lint: WARNING: govulncheck SKIPPED: vuln.go.dev cannot be reached (MAYFLY_REQUIRE_VULNCHECK=1 makes this an error)" >&2; \
+	fi
+
+# Every Fuzz target, each for FUZZTIME (scripts/fuzz.sh retries the Go 1.26
+# -fuzztime deadline race once; a written failing input fails at once).
 fuzz:
-	@set -e; for pkg in $$($(GO) list ./...); do \
-	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
-	    echo "fuzz $$pkg $$f"; \
-	    out=$$($(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg 2>&1) || { echo "$$out" | tail -40; exit 1; }; \
-	  done; \
-	done
+	FUZZTIME=$(FUZZTIME) GO=$(GO) scripts/fuzz.sh
 
 cross:
 	GOOS=darwin $(GO) build ./...
@@ -54,6 +74,14 @@ cross:
 
 demo: build peers
 	$(GO) run ./scripts/demo -bin $(CURDIR)/bin -dex $(PEERS_DIR)/bin/dex
+
+# Benchmarks side by side with the tools users would pick instead
+# (bench/README.md), in about 6 minutes: writes bench/results/latest.md and
+# latest.json. BENCHFLAGS=-quick for a smoke run.
+BENCHFLAGS ?=
+bench: build peers
+	scripts/install-bench.sh
+	$(GO) run ./scripts/bench -bin $(CURDIR)/bin -peers $(PEERS_DIR)/bin -out $(CURDIR)/bench/results $(BENCHFLAGS)
 
 clean:
 	rm -rf bin

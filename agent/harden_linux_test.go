@@ -104,7 +104,7 @@ func hardenChild(t *testing.T, mode string) {
 		}
 		keep = append(keep, b)
 	}
-	keep = nil
+	runtime.KeepAlive(keep) // all 128 MiB stay allocated until here
 	runtime.GC()
 	if after, err := statusKB("VmLck:"); err == nil && herr == nil && after < locked {
 		t.Errorf("VmLck fell from %d to %d", locked, after)

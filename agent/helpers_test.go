@@ -115,7 +115,7 @@ type fakeIdP struct {
 	idToken       bool
 }
 
-func newIdP(t *testing.T, clk *clock) *fakeIdP {
+func newIdP(t testing.TB, clk *clock) *fakeIdP {
 	t.Helper()
 	f := &fakeIdP{
 		clock:      clk,
@@ -394,7 +394,7 @@ func (b *syncBuffer) String() string {
 // env is one agent on its own socket, with its config file, store, clock and
 // provider.
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	clock   *clock
 	idp     *fakeIdP
 	store   *hookStore
@@ -432,7 +432,7 @@ username = "home-user"
 `
 
 // newEnv writes cfg (defaultConfig if empty) and starts an agent.
-func newEnv(t *testing.T, cfg string) *env {
+func newEnv(t testing.TB, cfg string) *env {
 	t.Helper()
 	clk := &clock{}
 	e := &env{t: t, clock: clk, idp: newIdP(t, clk), store: &hookStore{Store: memory.New()}, log: &syncBuffer{}}

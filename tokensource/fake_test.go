@@ -149,13 +149,6 @@ func (f *fakeIdP) client(t *testing.T) *tokensource.Client {
 	return &tokensource.Client{Provider: f.provider(t), ClientID: clientID, Scopes: scopes, HTTP: f.hc}
 }
 
-// set runs edit under the fake's lock, for tests changing it mid-flight.
-func (f *fakeIdP) set(edit func(f *fakeIdP)) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	edit(f)
-}
-
 // goodRefreshToken registers a refresh token the fake will accept.
 func (f *fakeIdP) goodRefreshToken() string {
 	f.mu.Lock()

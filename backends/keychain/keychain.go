@@ -127,8 +127,3 @@ func decodeValue(data []byte) ([]byte, error) {
 	}
 	return append([]byte{}, data[1:]...), nil
 }
-
-// label is the item's name in Keychain Access.
-func label(service, key string) string {
-	return service + ": " + key
-}

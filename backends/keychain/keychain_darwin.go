@@ -237,3 +237,8 @@ func (s *Store) Describe() backends.Description {
 		Detail:     fmt.Sprintf("macOS login keychain, generic passwords of service %q; not synchronized to iCloud, this device only", s.service),
 	}
 }
+
+// label is the item's name in Keychain Access.
+func label(service, key string) string {
+	return service + ": " + key
+}
