@@ -326,7 +326,7 @@ func scanText(path string, data []byte) []Finding {
 	text := string(data)
 	lower := strings.ToLower(text)
 	var out []Finding
-	for _, r := range rules {
+	for _, r := range rules() {
 		if !r.hasKeyword(lower) {
 			continue
 		}
@@ -365,7 +365,7 @@ func scanBinary(path string, data []byte) []Finding {
 		}
 		s := string(data[start:end])
 		lower := strings.ToLower(s)
-		for _, r := range rules {
+		for _, r := range rules() {
 			if !r.inBinary || !r.hasKeyword(lower) {
 				continue
 			}

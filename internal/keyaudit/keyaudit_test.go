@@ -440,7 +440,7 @@ func TestRulesMatchTheirShape(t *testing.T) {
 	}
 	for id, s := range samples {
 		var r *rule
-		for _, x := range rules {
+		for _, x := range rules() {
 			if x.id == id {
 				r = x
 			}

@@ -4,6 +4,7 @@ import (
 	"math"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // rule is one known key format.
@@ -41,7 +42,12 @@ type rule struct {
 // tail is gitleaks' right-hand boundary of a bounded secret.
 const tail = `(?:[\x60'"\s;,]|\\[nr]|$)`
 
-var rules = compile([]rule{
+// rules compiles the table on first use: `mayfly` is one binary, and its
+// agent and every other command would otherwise pay for some hundred
+// regular expressions (3 MB, 15 ms) at start-up.
+var rules = sync.OnceValue(func() []*rule { return compile(ruleTable) })
+
+var ruleTable = []rule{
 	{id: "1password-service-account-token", what: "1Password service account token", core: `ops_eyJ[a-zA-Z0-9+/]{250,}={0,3}`, entropy: 4, keywords: []string{"ops_"}, inBinary: true},
 	{id: "age-secret-key", what: "age secret key", core: `AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}`, keywords: []string{"age-secret-key-1"}, inBinary: true},
 	{id: "anthropic-admin-api-key", what: "Anthropic admin API key", core: `sk-ant-admin01-[a-zA-Z0-9_\-]{93}AA`, bounded: true, keywords: []string{"sk-ant-admin01"}, inBinary: true},
@@ -92,7 +98,7 @@ var rules = compile([]rule{
 	// Not in gitleaks v8.30.1: Docker Hub personal access tokens, which
 	// `docker login` writes into config.json.
 	{id: "dockerhub-pat", what: "Docker Hub personal access token", core: `dckr_pat_[A-Za-z0-9_-]{27}`, bounded: true, entropy: 3, keywords: []string{"dckr_pat_"}, inBinary: true},
-})
+}
 
 func compile(rs []rule) []*rule {
 	out := make([]*rule, len(rs))
@@ -196,7 +202,8 @@ var (
 // short, a documentation example), not a random secret.
 var ownedPrefixes = func() []string {
 	out := []string{"sk-proj-", "sk-svcacct-", "sk-admin-", "sk-ant-", "akia", "asia"}
-	for _, r := range rules {
+	for _, r := range ruleTable { // the keywords, not the compiled rules
+
 		for _, k := range r.keywords {
 			if len(k) >= 4 && strings.ContainsAny(k[len(k)-1:], "_-.") {
 				out = append(out, k)
