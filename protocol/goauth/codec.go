@@ -118,6 +118,14 @@ func ReadResponseHead(r io.Reader) (*Response, error) {
 		}
 		name = strings.ToLower(name)
 		value = strings.Trim(value, " \t")
+		// RFC 9110 §5.5: a field value is visible characters, spaces and
+		// tabs; a lone CR or another control byte is refused, as net/http
+		// would, rather than passed on to the scheme parser.
+		for i := 0; i < len(value); i++ {
+			if c := value[i]; (c < ' ' && c != '\t') || c == 0x7f {
+				return nil, fmt.Errorf("goauth: stdin: line %d: the header value contains a control character", n)
+			}
+		}
 		if prev, dup := resp.Header[name]; dup {
 			value = prev + ", " + value
 		}
