@@ -5,7 +5,8 @@
 # through the wrapper module in scripts/peers/dex (Dex's go.mod has a replace
 # directive, so `go install` refuses it, and its master deadlocks on refresh
 # with memory storage); the distribution registry v3.1.2 and crane v0.22.1
-# with `go install`. Idempotent: what is already there is not rebuilt.
+# with `go install`; swtpm, the simulator's build deps and Node.js from apt.
+# Idempotent: what is already there is not rebuilt.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 PEERS_DIR=${MAYFLY_PEERS_DIR:-$(cd "$here/.." && pwd)/.cache/peers}
@@ -21,6 +22,12 @@ command -v docker >/dev/null || need_apt+=(docker.io) # only its CLI is used: no
 command -v dbus-daemon >/dev/null || need_apt+=(dbus)
 command -v gnome-keyring-daemon >/dev/null || need_apt+=(gnome-keyring) # the Secret Service
 command -v secret-tool >/dev/null || need_apt+=(libsecret-tools)
+command -v swtpm >/dev/null || need_apt+=(swtpm)              # a software TPM 2.0 (libtpms)
+command -v swtpm_setup >/dev/null || need_apt+=(swtpm-tools)  # manufactures its state, EK cert
+[ -e /usr/include/openssl/evp.h ] || need_apt+=(libssl-dev)   # the go-tpm-tools simulator (cgo)
+command -v gcc >/dev/null || need_apt+=(gcc)
+command -v node >/dev/null || need_apt+=(nodejs)               # panva's oidc-provider
+command -v npm >/dev/null || need_apt+=(npm)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "install-peers: please install: ${need_apt[*]}" >&2

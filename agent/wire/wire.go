@@ -147,6 +147,29 @@ type Status struct {
 	// Static lists the long-lived credentials kept for consumers: each is
 	// a key Mayfly cannot make short-lived, and should be replaced.
 	Static []StaticEntry `json:"static,omitempty"`
+	// TPM says whether a TPM is usable, and which.
+	TPM *TPMInfo `json:"tpm,omitempty"`
+	// DeviceKey is the key that signs DPoP proofs and client assertions,
+	// once one exists.
+	DeviceKey *DeviceKeyInfo `json:"device_key,omitempty"`
+}
+
+// TPMInfo describes the TPM the agent uses, or why it uses none.
+type TPMInfo struct {
+	Path         string `json:"path"`                   // device or address
+	Usable       bool   `json:"usable"`                 // commands succeed
+	Manufacturer string `json:"manufacturer,omitempty"` // "IBM", "INTC", ...
+	Firmware     string `json:"firmware,omitempty"`     // "1.38.0.0"
+	Problem      string `json:"problem,omitempty"`      // why not usable, and what to do
+}
+
+// DeviceKeyInfo describes the device key; never its private part.
+type DeviceKeyInfo struct {
+	Provider   string          `json:"provider"` // "tpm" or "software"
+	Hardware   bool            `json:"hardware"`
+	Algorithm  string          `json:"alg"`        // "ES256"
+	Thumbprint string          `json:"thumbprint"` // RFC 7638 JWK SHA-256 thumbprint, base64url
+	JWK        json.RawMessage `json:"jwk"`        // the public JWK to register with a provider
 }
 
 // StoreInfo names the secret store in use.
@@ -170,6 +193,11 @@ type ProfileStatus struct {
 	LastRefresh  time.Time `json:"last_refresh,omitzero"`
 	Refreshes    int       `json:"refreshes"`
 	Problem      string    `json:"problem,omitempty"`
+	// DPoP is true when the session's tokens are bound to the device key
+	// (RFC 9449); Auth is the client authentication, "none" or
+	// "private_key_jwt".
+	DPoP bool   `json:"dpop,omitempty"`
+	Auth string `json:"auth,omitempty"`
 }
 
 // Write sends one message as a JSON line.
