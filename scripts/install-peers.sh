@@ -61,6 +61,21 @@ goinstall() { # name module version
 goinstall registry github.com/distribution/distribution/v3/cmd/registry v3.1.2
 goinstall crane github.com/google/go-containerregistry/cmd/crane v0.22.1
 
+# panva's oidc-provider 9.13.3 (scripts/peers/oidc-provider): `npm ci` from the
+# pinned lock into $PEERS_DIR/oidc-provider, skipped when that exact lock is
+# installed already (npm ci empties node_modules first, so the marker copy
+# of the lock inside it survives only a complete install). server.mjs is
+# copied every time: it is what the tests run.
+op_src="$here/peers/oidc-provider" op="$PEERS_DIR/oidc-provider"
+mkdir -p "$op"
+if ! cmp -s "$op_src/package-lock.json" "$op/node_modules/.mayfly-installed-lock.json"; then
+  echo "install-peers: npm ci oidc-provider 9.13.3" >&2
+  cp "$op_src/package.json" "$op_src/package-lock.json" "$op/"
+  (cd "$op" && npm ci --omit=dev --no-audit --no-fund --loglevel=error >/dev/null)
+  cp "$op_src/package-lock.json" "$op/node_modules/.mayfly-installed-lock.json"
+fi
+cp "$op_src/server.mjs" "$op/server.mjs.tmp" && mv "$op/server.mjs.tmp" "$op/server.mjs"
+
 for tool in kubectl cargo; do
   command -v "$tool" >/dev/null || echo "install-peers: warning: $tool not found; its end-to-end tests will fail under MAYFLY_REQUIRE_PEERS=1" >&2
 done
