@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -45,6 +46,9 @@ func checkExec(c caller, allow []string) (allowed string, ancestors []string, er
 		return "", nil, errors.New("the agent cannot tell which program is calling on this system, and allow_exec needs to")
 	}
 	if c.exe == "" {
+		if _, err := peercred.Exe(c.PID); errors.Is(err, peercred.ErrUnsupported) {
+			return "", nil, errors.New("the agent cannot tell which program is calling on this system, and allow_exec needs to")
+		}
 		return "", nil, fmt.Errorf("the agent cannot read the executable of pid %d", c.PID)
 	}
 	if m := matchExec(allow, c.exe); m != "" {
@@ -75,20 +79,34 @@ func checkExec(c caller, allow []string) (allowed string, ancestors []string, er
 // path.Match does; a plain path matches exe itself or, when it is a
 // symbolic link, the file it leads to.
 func matchExec(allow []string, exe string) string {
+	return matchExecOn(runtime.GOOS, allow, exe)
+}
+
+// matchExecOn is matchExec with the rules of goos. Windows paths are
+// compared as Windows compares them: in any case, and with \ and / alike
+// (so "C:/Program Files/Git/*" matches C:\Program Files\Git\git.exe).
+// There a backslash is a separator, never path.Match's escape.
+func matchExecOn(goos string, allow []string, exe string) string {
 	if exe == "" {
 		return ""
 	}
+	norm, meta := func(s string) string { return s }, `*?[\`
+	if goos == "windows" {
+		norm = func(s string) string { return strings.ToLower(strings.ReplaceAll(s, `\`, "/")) }
+		meta = `*?[`
+	}
+	x := norm(exe)
 	for _, e := range allow {
-		if strings.ContainsAny(e, `*?[\`) {
-			if ok, _ := path.Match(e, exe); ok {
+		if strings.ContainsAny(e, meta) {
+			if ok, _ := path.Match(norm(e), x); ok {
 				return e
 			}
 			continue
 		}
-		if e == exe {
+		if norm(e) == x {
 			return e
 		}
-		if r, err := filepath.EvalSymlinks(e); err == nil && r == exe {
+		if r, err := filepath.EvalSymlinks(e); err == nil && norm(r) == x {
 			return e
 		}
 	}

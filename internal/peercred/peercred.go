@@ -4,8 +4,9 @@
 // Windows the named pipe's client (or server) process id and that process's
 // token. The agent uses it to refuse other users; helpers use it to refuse
 // an agent socket or pipe planted by another user. [Exe] and [Parent] name a
-// process's executable and parent (from /proc on Linux), for the agent's
-// allow_exec rule and audit log.
+// process's executable and parent (from /proc on Linux, proc_info and the
+// process table on macOS, the process object and a Toolhelp snapshot on
+// Windows), for the agent's allow_exec rule and audit log.
 package peercred
 
 import (

@@ -7,16 +7,20 @@ import (
 )
 
 // Exe returns the path of the executable process pid runs, as the kernel
-// resolved it when the process started (symbolic links followed). It says
-// nothing the process chose to say about itself, but a process of the
-// same user can still make another process run on its behalf, or be
-// traced: see the caveat on allow_exec in the README.
+// resolved it when the process started: /proc/PID/exe on Linux, the
+// executable's vnode path on macOS (proc_pidpath), and the image path on
+// Windows (QueryFullProcessImageNameW); symbolic links are followed on
+// Linux and macOS. It says nothing the process chose to say about itself,
+// but a process of the same user can still make another process run on
+// its behalf, or be traced: see the caveat on allow_exec in the README.
 //
-// Where the OS offers no such query (everywhere but Linux so far), it
-// returns ErrUnsupported.
+// Where the OS offers no such query (other than Linux, macOS and Windows),
+// it returns ErrUnsupported.
 func Exe(pid int) (string, error) { return exe(pid) }
 
-// Parent returns the id of pid's parent process, or ErrUnsupported.
+// Parent returns the id of pid's parent process, or ErrUnsupported. On
+// Windows, which does not reparent orphans, it is an error when the parent
+// has exited.
 func Parent(pid int) (int, error) { return parent(pid) }
 
 // parseStatPPID reads the parent pid from the contents of /proc/PID/stat:
