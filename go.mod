@@ -7,8 +7,11 @@ require (
 	github.com/Microsoft/go-winio v0.6.4
 	github.com/coreos/go-oidc/v3 v3.21.0
 	github.com/danieljoos/wincred v1.2.3
+	github.com/go-jose/go-jose/v4 v4.1.4
 	github.com/godbus/dbus/v5 v5.2.4
 	github.com/google/go-cmp v0.7.0
+	github.com/google/go-tpm v0.9.8
+	github.com/google/go-tpm-tools v0.4.11
 	github.com/keybase/go-keychain v0.0.1
 	go.yaml.in/yaml/v3 v3.0.4
 	golang.org/x/oauth2 v0.38.0
@@ -21,7 +24,6 @@ require (
 
 require (
 	github.com/fxamacker/cbor/v2 v2.9.1 // indirect
-	github.com/go-jose/go-jose/v4 v4.1.4 // indirect
 	github.com/go-logr/logr v1.4.3 // indirect
 	github.com/json-iterator/go v1.1.12 // indirect
 	github.com/modern-go/concurrent v0.0.0-20180306012644-bacd9c7ef1dd // indirect

@@ -30,6 +30,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/mayflyhq/mayfly/agent/wire"
+	"github.com/mayflyhq/mayfly/attest/devicekey"
+	"github.com/mayflyhq/mayfly/attest/dpop"
 	"github.com/mayflyhq/mayfly/backends"
 	"github.com/mayflyhq/mayfly/internal/auditlog"
 	"github.com/mayflyhq/mayfly/internal/config"
@@ -56,6 +58,11 @@ type Options struct {
 	// AuditLog is the audit log file; "" keeps none. If it cannot be
 	// opened the agent serves anyway and says so in its log.
 	AuditLog string
+	// Hardware makes and loads the device key in the TPM; nil: the
+	// device key, when a profile needs one, is a software key.
+	Hardware devicekey.Hardware
+	// TPM describes the TPM for status; nil: no TPM was looked for.
+	TPM func(context.Context) *wire.TPMInfo
 }
 
 // Agent serves one user's helpers.
@@ -77,6 +84,11 @@ type Agent struct {
 	logins     int // sign-ins in progress
 	lastActive time.Time
 	rates      map[string]*rateWindow // issuance per profile and consumer, for alert_rate
+
+	// The device key, opened on first use (keyMu guards it).
+	keyMu  sync.Mutex
+	key    *devicekey.Key
+	prover *dpop.Prover
 
 	audit    *auditlog.Writer // nil: none
 	auditErr error            // why there is none
@@ -249,6 +261,8 @@ func (a *Agent) serveConn(ctx context.Context, stop func(), conn net.Conn) {
 		a.reply(conn, a.erase(c, req))
 	case wire.OpStatus:
 		a.reply(conn, a.status(ctx))
+	case wire.OpKey:
+		a.reply(conn, a.keyOp(ctx))
 	case wire.OpLogout:
 		a.reply(conn, a.logout(ctx, c, req))
 	case wire.OpLogin:

@@ -108,6 +108,13 @@ func (a *Agent) login(ctx context.Context, c caller, conn net.Conn, req wire.Req
 		fail(errResp(wire.CodeProvider, err.Error()))
 		return
 	}
+	// The new refresh token is bound to the key that signed for it now.
+	s.mu.Lock()
+	s.since, s.jkt, s.exchanged = a.now().UTC(), "", nil
+	if cl.Prover != nil && (cl.DPoP || cl.PrivateKeyJWT) {
+		s.jkt = cl.Prover.JKT()
+	}
+	s.mu.Unlock()
 	note := ""
 	sctx, scancel := context.WithTimeout(a.bg, 10*time.Second)
 	defer scancel()

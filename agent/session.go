@@ -17,6 +17,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/mayflyhq/mayfly/agent/wire"
+	"github.com/mayflyhq/mayfly/attest/devicekey"
 	"github.com/mayflyhq/mayfly/backends"
 	"github.com/mayflyhq/mayfly/internal/auditlog"
 	"github.com/mayflyhq/mayfly/internal/config"
@@ -56,6 +57,13 @@ type session struct {
 	// the next sign-in or sign-out, so every caller learns why it must
 	// sign in again, not only the one whose refresh was refused.
 	revoked *revokedError
+	// jkt is the thumbprint of the device key the session was bound to
+	// at sign-in (RFC 9449 §6.1), "" when it uses none; since is when the
+	// person signed in.
+	jkt   string
+	since time.Time
+	// exchanged holds each consumer's token-exchanged token.
+	exchanged map[string]*exchangeCache
 }
 
 // issued is what a caller gets: the token and what the audit log says of it.
@@ -74,6 +82,10 @@ type record struct {
 	RefreshToken string    `json:"refresh_token"`
 	Subject      string    `json:"subject,omitempty"`
 	Saved        time.Time `json:"saved"`
+	// JKT names the device key the refresh token is bound to, and Since
+	// is the sign-in time, which caps sessions bound to a software key.
+	JKT   string    `json:"jkt,omitempty"`
+	Since time.Time `json:"since,omitzero"`
 }
 
 // sessionKey names a profile's store entry. It hashes what the refresh token
@@ -202,6 +214,11 @@ func (a *Agent) token(ctx context.Context, c caller, req wire.Request) wire.Resp
 	if err != nil {
 		return a.failure(p, err)
 	}
+	if ex, ok := p.Exchange[c.consumer]; ok {
+		if tok, err = a.exchangeFor(ctx, s, c.consumer, ex, tok); err != nil {
+			return a.failure(p, err)
+		}
+	}
 	a.log.Info("token issued", "profile", p.Name, "consumer", c.consumer, "pid", c.PID, "exe", c.exe, "until", tok.until.UTC().Format(time.RFC3339))
 	a.record(auditlog.Event{Event: auditlog.TokenIssued, Profile: p.Name, Consumer: c.consumer, Peer: peer,
 		TokenSHA256: auditlog.TokenHash(tok.value), Audience: tok.aud, Scopes: tok.scopes, Expiry: tok.until})
@@ -250,6 +267,10 @@ func (a *Agent) failure(p *config.Profile, err error) wire.Response {
 	switch {
 	case errors.Is(err, errLoginRequired):
 		return errResp(wire.CodeLoginRequired, fmt.Sprintf("not signed in to profile %s: %s", p.Name, hint))
+	case errors.Is(err, errSessionCapped), errors.Is(err, errKeyChanged), errors.Is(err, errSealLost):
+		return errResp(wire.CodeLoginRequired, fmt.Sprintf("profile %s: %v; sign in again: %s", p.Name, err, hint))
+	case errors.Is(err, devicekey.ErrHardwareRequired):
+		return errResp(wire.CodeRefused, fmt.Sprintf("profile %s: %v (see `mayfly doctor`)", p.Name, err))
 	case errors.As(err, &re):
 		return errResp(wire.CodeRevoked, fmt.Sprintf("the session of profile %s was revoked by the provider at %s (%s): sign in again: %s",
 			p.Name, re.at.Local().Format("15:04:05"), re.cause, hint))
@@ -278,6 +299,15 @@ func (a *Agent) get(ctx context.Context, s *session) (issued, error) {
 	}
 	rctx, cancel := context.WithTimeout(a.bg, time.Minute)
 	defer cancel()
+	if err := a.bind(rctx, s); err != nil {
+		if errors.Is(err, errSessionCapped) || errors.Is(err, errKeyChanged) {
+			// The refresh token is useless or must not be used: drop it.
+			a.log.Warn("session ended", "profile", s.prof.Name, "err", err)
+			a.forget(rctx, s)
+			a.record(auditlog.Event{Event: auditlog.Refresh, Profile: s.prof.Name, Error: err.Error()})
+		}
+		return issued{}, err
+	}
 	cl, err := a.client(rctx, s.prof)
 	if err != nil {
 		return issued{}, err
@@ -365,6 +395,7 @@ func (a *Agent) refreshToken(s *session) (string, error) {
 	// the provider has since replaced.
 	if !s.loaded {
 		s.refresh, s.loaded = rec.RefreshToken, true
+		s.jkt, s.since = rec.JKT, rec.Since
 		if rec.Subject != "" {
 			s.subject = rec.Subject
 		}
@@ -382,6 +413,16 @@ func (a *Agent) load(ctx context.Context, s *session) (record, error) {
 	if errors.Is(err, backends.ErrNotFound) {
 		return record{}, errLoginRequired
 	}
+	if errors.Is(err, backends.ErrKeyLost) {
+		// The sealed store has removed the entry its TPM can no longer
+		// open: the session is over, and nothing is left to retry.
+		a.log.Warn("the stored session was sealed by a TPM that was cleared or replaced", "profile", s.prof.Name)
+		a.record(auditlog.Event{Event: auditlog.Alert, Kind: "session_key_lost", Profile: s.prof.Name, Reason: err.Error()})
+		s.mu.Lock()
+		s.loaded = true
+		s.mu.Unlock()
+		return record{}, errSealLost
+	}
 	if err != nil {
 		return record{}, fmt.Errorf("read the session from %s: %w", a.opt.Store.Describe().Name, err)
 	}
@@ -396,7 +437,8 @@ func (a *Agent) load(ctx context.Context, s *session) (record, error) {
 
 func (a *Agent) save(ctx context.Context, s *session, rt string) error {
 	s.mu.Lock()
-	rec := record{V: 1, Issuer: s.prof.Issuer, ClientID: s.prof.ClientID, RefreshToken: rt, Subject: s.subject, Saved: a.now().UTC()}
+	rec := record{V: 1, Issuer: s.prof.Issuer, ClientID: s.prof.ClientID, RefreshToken: rt, Subject: s.subject, Saved: a.now().UTC(),
+		JKT: s.jkt, Since: s.since}
 	s.mu.Unlock()
 	b, err := json.Marshal(rec)
 	if err != nil {
@@ -410,6 +452,7 @@ func (a *Agent) forget(ctx context.Context, s *session) {
 	s.mu.Lock()
 	s.value, s.refresh, s.expiry, s.serveUntil, s.loaded, s.subject = "", "", time.Time{}, time.Time{}, true, ""
 	s.aud, s.scopes, s.revoked = nil, nil, nil
+	s.jkt, s.since, s.exchanged = "", time.Time{}, nil
 	s.mu.Unlock()
 	if err := a.opt.Store.Delete(ctx, s.key); err != nil && !errors.Is(err, backends.ErrNotFound) {
 		a.log.Error("could not delete the stored session", "profile", s.prof.Name, "err", err)
@@ -459,7 +502,15 @@ func (a *Agent) client(ctx context.Context, p *config.Profile) (*tokensource.Cli
 		a.providers[p.Issuer] = e
 		a.mu.Unlock()
 	}
-	return &tokensource.Client{Provider: e.p, ClientID: p.ClientID, Scopes: p.Scopes, HTTP: a.opt.HTTP}, nil
+	cl := &tokensource.Client{Provider: e.p, ClientID: p.ClientID, Scopes: p.Scopes, HTTP: a.opt.HTTP}
+	if p.UsesDeviceKey() {
+		_, prover, err := a.deviceKey(ctx, p.RequireHardwareKey)
+		if err != nil {
+			return nil, err
+		}
+		cl.Prover, cl.DPoP, cl.PrivateKeyJWT = prover, p.DPoP, p.ClientAuth == config.ClientAuthPrivateKeyJWT
+	}
+	return cl, nil
 }
 
 // status answers OpStatus.
@@ -473,6 +524,10 @@ func (a *Agent) status(ctx context.Context) wire.Response {
 		PID: os.Getpid(), Version: version.String(), Config: a.opt.ConfigPath, Socket: a.opt.Socket, Started: a.started,
 		Store: wire.StoreInfo{Name: d.Name, Protection: d.Protection.String(), Detail: d.Detail},
 	}
+	if a.opt.TPM != nil {
+		st.TPM = a.opt.TPM(ctx)
+	}
+	st.DeviceKey = a.keyInfo()
 	for _, name := range cfg.ProfileNames() {
 		p := cfg.Profiles[name]
 		s := a.session(p)
@@ -486,6 +541,10 @@ func (a *Agent) status(ctx context.Context) wire.Response {
 			Name: name, Issuer: p.Issuer, ClientID: p.ClientID, Flow: p.Flow,
 			SignedIn: s.refresh != "" || (s.value != "" && a.now().Before(s.expiry)), Subject: s.subject,
 			RefreshToken: s.refresh != "", LastRefresh: s.lastRefresh, Refreshes: s.refreshes, Problem: s.problem,
+			DPoP: p.DPoP,
+		}
+		if p.ClientAuth != config.ClientAuthNone {
+			ps.Auth = p.ClientAuth
 		}
 		if s.value != "" {
 			ps.AccessExpiry = s.expiry

@@ -53,6 +53,15 @@ var (
 
 	// ErrTooLarge means the value does not fit in the store.
 	ErrTooLarge = errors.New("backends: value too large for this store")
+
+	// ErrKeyLost means the hardware key that protected the value is gone
+	// (the TPM was cleared or replaced): the value can never be read
+	// again, the store has removed it, and the cure is to sign in again.
+	ErrKeyLost = errors.New("backends: the hardware key that protected this value is gone; sign in again")
+
+	// ErrLocked means the hardware refuses for now (TPM dictionary-attack
+	// lockout): retry later; nothing was removed.
+	ErrLocked = errors.New("backends: the hardware is locked out for now; retry later")
 )
 
 // MaxKeyLen is the maximum length of a key in bytes.

@@ -78,6 +78,11 @@ type world struct {
 	git     *testpeers.GitServer
 	cfgPath string
 	work    string
+
+	// The provider the person signs in at: Dex, unless a test set up
+	// another one.
+	issuer  string
+	approve func(ctx context.Context, userCode string) error
 }
 
 type worldOptions struct {
@@ -93,6 +98,45 @@ func newWorld(t *testing.T, opt worldOptions) *world {
 	if opt.flow == "" {
 		opt.flow = "device"
 	}
+	w := newBareWorld(t)
+	dir := w.dir
+	ctx := context.Background()
+	var err error
+	w.dex, err = testpeers.StartDex(ctx, testpeers.DexOptions{Bin: dexBin, Dir: filepath.Join(dir, "dex"), TokenTTL: opt.ttl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.dex.Close() })
+	w.issuer, w.approve = w.dex.Issuer, w.dex.ApproveDevice
+	w.git, err = testpeers.StartGitServer(ctx, w.dex.Issuer, testpeers.ClientID, filepath.Join(dir, "repos"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.git.Close)
+	if err := w.git.CreateRepo("app", "# app\n"); err != nil {
+		t.Fatal(err)
+	}
+
+	w.writeConfig(fmt.Sprintf(`[agent]
+idle_timeout = "10m"
+
+[profiles.corp]
+issuer = %q
+client_id = %q
+scopes = ["openid", "offline_access", "email", "profile"]
+flow = %q
+match = [%q]
+`, w.dex.Issuer, testpeers.ClientID, opt.flow, w.git.URL+"/"))
+	w.mustRun("git", "config", "--global", "credential."+w.git.URL+".helper", "")
+	w.mustRun("git", "config", "--global", "--add", "credential."+w.git.URL+".helper", "mayfly")
+	// Stop the agent before the peers go.
+	t.Cleanup(w.stopAgent)
+	return w
+}
+
+// newBareWorld is a world with its folders and environment, and no peers.
+func newBareWorld(t *testing.T) *world {
+	t.Helper()
 	// A short path: UNIX socket paths are limited to about 100 bytes.
 	dir, err := os.MkdirTemp("", "mf-e2e-")
 	if err != nil {
@@ -116,35 +160,10 @@ func newWorld(t *testing.T, opt worldOptions) *world {
 		"LC_ALL=C",
 	)
 
-	ctx := context.Background()
-	w.dex, err = testpeers.StartDex(ctx, testpeers.DexOptions{Bin: dexBin, Dir: filepath.Join(dir, "dex"), TokenTTL: opt.ttl})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { w.dex.Close() })
-	w.git, err = testpeers.StartGitServer(ctx, w.dex.Issuer, testpeers.ClientID, filepath.Join(dir, "repos"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(w.git.Close)
-	if err := w.git.CreateRepo("app", "# app\n"); err != nil {
-		t.Fatal(err)
-	}
-
 	w.cfgPath = filepath.Join(dir, "config", "mayfly", "config.toml")
-	w.writeConfig(fmt.Sprintf(`[agent]
-idle_timeout = "10m"
-
-[profiles.corp]
-issuer = %q
-client_id = %q
-scopes = ["openid", "offline_access", "email", "profile"]
-flow = %q
-match = [%q]
-`, w.dex.Issuer, testpeers.ClientID, opt.flow, w.git.URL+"/"))
-	w.mustRun("git", "config", "--global", "credential."+w.git.URL+".helper", "")
-	w.mustRun("git", "config", "--global", "--add", "credential."+w.git.URL+".helper", "mayfly")
-	// Stop the agent first: cleanups run last-in first-out.
+	// In case a test fails before it starts its peers; the constructors
+	// that start peers register another stop after theirs, which runs
+	// first (cleanups run last-in first-out).
 	t.Cleanup(w.stopAgent)
 	return w
 }
@@ -257,7 +276,7 @@ func (w *world) loginDevice(args ...string) {
 		shown.WriteString(sc.Text() + "\n")
 		if m := userCodeRE.FindStringSubmatch(sc.Text()); m != nil {
 			codes++
-			go func() { approved <- w.dex.ApproveDevice(ctx, m[1]) }()
+			go func() { approved <- w.approve(ctx, m[1]) }()
 		}
 	}
 	if err := c.Wait(); err != nil {
@@ -272,7 +291,7 @@ func (w *world) loginDevice(args ...string) {
 	if stdout.Len() != 0 {
 		w.t.Errorf("mayfly login wrote to stdout: %q", stdout.String())
 	}
-	if !strings.Contains(shown.String(), w.dex.Issuer+"/device") {
+	if !strings.Contains(shown.String(), w.issuer+"/device") {
 		w.t.Errorf("mayfly login did not show the verification URL:\n%s", shown.String())
 	}
 }

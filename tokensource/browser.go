@@ -67,7 +67,13 @@ func (c *Client) StartBrowser(ctx context.Context) (*BrowserLogin, error) {
 		result:   make(chan result, 1),
 	}
 	b.conf = c.config(fmt.Sprintf("http://%s/callback", ln.Addr()))
-	b.authURL = b.conf.AuthCodeURL(b.state, oauth2.S256ChallengeOption(b.verifier))
+	opts := []oauth2.AuthCodeOption{oauth2.S256ChallengeOption(b.verifier)}
+	if c.DPoP && c.Prover != nil {
+		// RFC 9449 §10: bind the authorization code to the device key, so
+		// a code intercepted on its way to the loopback is useless.
+		opts = append(opts, oauth2.SetAuthURLParam("dpop_jkt", c.Prover.JKT()))
+	}
+	b.authURL = b.conf.AuthCodeURL(b.state, opts...)
 	srv := &http.Server{Handler: http.HandlerFunc(b.callback), ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
 	return b, nil

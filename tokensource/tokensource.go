@@ -18,10 +18,13 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
 	"golang.org/x/oauth2"
+
+	"github.com/mayflyhq/mayfly/attest/dpop"
 )
 
 // ErrSessionEnded means the provider no longer accepts the refresh token:
@@ -116,6 +119,41 @@ type Client struct {
 	ClientID string
 	Scopes   []string
 	HTTP     *http.Client
+
+	// Prover, when set, holds the device key that proves possession:
+	// with DPoP, every token request carries a DPoP proof (RFC 9449 §5), so
+	// the provider binds the tokens to the key; with PrivateKeyJWT, the
+	// client authenticates with a signed assertion (RFC 7523 §2.2) at the
+	// token, device authorization and revocation endpoints instead of
+	// being a public client.
+	Prover        *dpop.Prover
+	DPoP          bool
+	PrivateKeyJWT bool
+
+	hcOnce sync.Once
+	hc     *http.Client
+}
+
+// httpClient is c.HTTP, wrapped so requests carry proofs when they must.
+func (c *Client) httpClient() *http.Client {
+	c.hcOnce.Do(func() {
+		c.hc = c.HTTP
+		if c.hc == nil {
+			c.hc = http.DefaultClient
+		}
+		if c.Prover == nil || (!c.DPoP && !c.PrivateKeyJWT) {
+			return
+		}
+		t := &dpop.Transport{Base: c.hc.Transport, Prover: c.Prover, DPoP: c.DPoP, TokenURL: c.Provider.TokenURL}
+		if c.PrivateKeyJWT {
+			t.ClientID, t.Issuer = c.ClientID, c.Provider.Issuer
+			t.AuthURLs = []string{c.Provider.TokenURL, c.Provider.DeviceAuthURL, c.Provider.RevocationURL}
+		}
+		hc := *c.hc
+		hc.Transport = t
+		c.hc = &hc
+	})
+	return c.hc
 }
 
 func (c *Client) config(redirectURL string) *oauth2.Config {
@@ -133,7 +171,7 @@ func (c *Client) config(redirectURL string) *oauth2.Config {
 }
 
 func (c *Client) ctx(ctx context.Context) context.Context {
-	return context.WithValue(ctx, oauth2.HTTPClient, c.HTTP)
+	return context.WithValue(ctx, oauth2.HTTPClient, c.httpClient())
 }
 
 // Refresh exchanges a refresh token for a new token set (RFC 6749 §6). If
@@ -211,7 +249,7 @@ func (c *Client) Revoke(ctx context.Context, token, hint string) error {
 		return fmt.Errorf("revoke: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := c.HTTP.Do(req)
+	resp, err := c.httpClient().Do(req)
 	if err != nil {
 		return fmt.Errorf("revoke: %w", err)
 	}

@@ -29,6 +29,7 @@ const (
 	OpStatus = "status" // profiles, sessions, store
 	OpStop   = "stop"   // shut the agent down
 	OpPing   = "ping"
+	OpKey    = "key" // the device key, made if there is none (answered in Status)
 
 	// Static credentials: long-lived secrets a consumer asks Mayfly to keep
 	// for servers no profile manages (a Docker registry password after
@@ -194,8 +195,8 @@ type ProfileStatus struct {
 	Refreshes    int       `json:"refreshes"`
 	Problem      string    `json:"problem,omitempty"`
 	// DPoP is true when the session's tokens are bound to the device key
-	// (RFC 9449); Auth is the client authentication, "none" or
-	// "private_key_jwt".
+	// (RFC 9449); Auth is the client authentication, "" for a public
+	// client or "private_key_jwt".
 	DPoP bool   `json:"dpop,omitempty"`
 	Auth string `json:"auth,omitempty"`
 }

@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"time"
 
 	"github.com/mayflyhq/mayfly/agent"
 	"github.com/mayflyhq/mayfly/agent/client"
 	"github.com/mayflyhq/mayfly/agent/wire"
+	"github.com/mayflyhq/mayfly/attest/devicekey"
+	"github.com/mayflyhq/mayfly/attest/tpm"
 	"github.com/mayflyhq/mayfly/internal/config"
 	"github.com/mayflyhq/mayfly/internal/envknob"
 	"github.com/mayflyhq/mayfly/internal/paths"
@@ -64,17 +67,15 @@ func runAgent(ctx context.Context, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	storeName := "auto"
-	if cfg, err := config.Load(cfgPath); err == nil && cfg.Store != "" {
-		storeName = cfg.Store
+	storeName, storeOpt := "auto", storesel.Options{}
+	if cfg, err := config.Load(cfgPath); err == nil {
+		if cfg.Store != "" {
+			storeName = cfg.Store
+		}
+		storeOpt.TPM = cfg.TPM
 	}
-	var store agent.Store
-	if store, err = storesel.Open(ctx, storeName); err != nil {
-		// Serve anyway: every helper and `mayfly login` then says why,
-		// instead of waiting for an agent that never comes up.
-		log.Error("no secret store", "err", err)
-		store = &storesel.Unavailable{Err: err}
-	}
+	// The socket first: a second agent exits here, before it opens the
+	// TPM, which an emulator serves to one client at a time.
 	ln, release, err := agent.Listen(sock)
 	if errors.Is(err, agent.ErrRunning) {
 		log.Info("another agent already serves this socket; exiting", "socket", sock)
@@ -84,10 +85,69 @@ func runAgent(ctx context.Context, stderr io.Writer) error {
 		return err
 	}
 	defer release()
+	// One TPM connection for the process: the sealed store and the device
+	// key share it.
+	dev, tpmErr := openTPM(ctx, storeOpt.TPM)
+	if tpmErr != nil {
+		log.Info("no TPM: the device key, if a profile needs one, is a software key", "err", tpmErr)
+	} else {
+		defer dev.Close()
+		storeOpt.Device = dev
+	}
+	var store agent.Store
+	if store, err = storesel.Open(ctx, storeName, storeOpt); err != nil {
+		// Serve anyway: every helper and `mayfly login` then says why,
+		// instead of waiting for an agent that never comes up.
+		log.Error("no secret store", "err", err)
+		store = &storesel.Unavailable{Err: err}
+	}
 	audit, err := paths.AuditLog()
 	if err != nil {
 		log.Error("no audit log", "err", err)
 	}
-	a := agent.New(agent.Options{ConfigPath: cfgPath, Socket: sock, Store: store, Log: log, AuditLog: audit})
-	return a.Serve(ctx, ln)
+	opt := agent.Options{ConfigPath: cfgPath, Socket: sock, Store: store, Log: log, AuditLog: audit,
+		TPM: tpmStatus(dev, storeOpt.TPM, tpmErr)}
+	if dev != nil {
+		opt.Hardware = devicekey.InTPM(dev)
+	}
+	return agent.New(opt).Serve(ctx, ln)
+}
+
+// tpmProbeTimeout bounds the agent's first look at its TPM.
+const tpmProbeTimeout = 5 * time.Second
+
+// openTPM opens and probes the TPM at spec ("" for this machine's), or
+// says why it is not usable.
+func openTPM(ctx context.Context, spec string) (*tpm.TPM, error) {
+	dev, err := tpm.Open(spec)
+	if err != nil {
+		return nil, err
+	}
+	pctx, cancel := context.WithTimeout(ctx, tpmProbeTimeout)
+	defer cancel()
+	if _, err := dev.Probe(pctx); err != nil {
+		dev.Close()
+		return nil, err
+	}
+	return dev, nil
+}
+
+// tpmStatus describes the TPM for `mayfly status`.
+func tpmStatus(dev *tpm.TPM, spec string, openErr error) func(context.Context) *wire.TPMInfo {
+	path := spec
+	if path == "" {
+		path = tpm.DefaultDevice
+	}
+	return func(ctx context.Context) *wire.TPMInfo {
+		if dev == nil {
+			return &wire.TPMInfo{Path: path, Problem: oneLine(openErr)}
+		}
+		ctx, cancel := context.WithTimeout(ctx, tpmProbeTimeout)
+		defer cancel()
+		info, err := dev.Info(ctx)
+		if err != nil {
+			return &wire.TPMInfo{Path: path, Problem: oneLine(err)}
+		}
+		return &wire.TPMInfo{Path: path, Usable: true, Manufacturer: info.Manufacturer, Firmware: info.Firmware}
+	}
 }

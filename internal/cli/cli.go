@@ -40,6 +40,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = status(ctx, rest, stdout, stderr)
 	case "token":
 		err = tokenCmd(ctx, rest, stdout, stderr)
+	case "key":
+		err = key(ctx, rest, stdout, stderr)
 	case "doctor":
 		err = doctor(ctx, rest, stdout, stderr)
 	case "log":

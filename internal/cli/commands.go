@@ -54,6 +54,9 @@ var commands = []command{
 	{name: "token", args: "[URL]", help: "print an access token (apiKeyHelper, scripts)", flags: []flagSpec{
 		profileFlag("profile whose token to print (default: the one serving URL, else the only one)"),
 	}},
+	{name: "key", args: "show", words: []string{"show"}, help: "print the device key's public JWK and thumbprint, to register with a provider", flags: []flagSpec{
+		{name: "json", help: "print the key's description as JSON"},
+	}},
 	{name: "doctor", help: "check config, secret stores and agent", flags: []flagSpec{
 		{name: "json", help: "print JSON"},
 	}},

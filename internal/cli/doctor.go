@@ -53,7 +53,7 @@ func doctor(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	r.Problems = []string{}
 	r.Config.Profiles = []string{}
 
-	storeName := "auto"
+	storeName, storeOpt := "auto", storesel.Options{}
 	if p, err := paths.Config(); err != nil {
 		r.Problems = append(r.Problems, err.Error())
 	} else {
@@ -72,6 +72,7 @@ func doctor(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			if cfg.Store != "" {
 				storeName = cfg.Store
 			}
+			storeOpt.TPM = cfg.TPM
 			if len(r.Config.Profiles) == 0 {
 				r.Problems = append(r.Problems, fmt.Sprintf("no profiles in %s: add one (see the README)", p))
 			}
@@ -79,8 +80,8 @@ func doctor(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	r.Config.Store = storeName
 
-	r.Stores = storesel.Probe(ctx)
-	if s, err := storesel.Open(ctx, storeName); err != nil {
+	r.Stores = storesel.Probe(ctx, storeOpt)
+	if s, err := storesel.Open(ctx, storeName, storeOpt); err != nil {
 		r.Problems = append(r.Problems, err.Error())
 	} else {
 		r.Chosen = s.Describe().Name

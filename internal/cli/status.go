@@ -43,6 +43,12 @@ func status(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		fmt.Fprintf(stdout, ": %s", st.Store.Detail)
 	}
 	fmt.Fprintln(stdout)
+	if st.TPM != nil {
+		fmt.Fprintf(stdout, "tpm      %s\n", describeTPM(st.TPM))
+	}
+	if st.DeviceKey != nil {
+		fmt.Fprintf(stdout, "key      %s\n", describeDeviceKey(st.DeviceKey))
+	}
 	fmt.Fprintln(stdout)
 	if len(st.Profiles) == 0 {
 		fmt.Fprintf(stdout, "no profiles configured in %s\n", st.Config)
@@ -127,4 +133,70 @@ func logout(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		fmt.Fprintf(stderr, "%s: %s\n", r.Profile, r.Outcome)
 	}
 	return nil
+}
+
+func describeTPM(t *wire.TPMInfo) string {
+	if !t.Usable {
+		return fmt.Sprintf("not usable at %s: %s", t.Path, t.Problem)
+	}
+	s := t.Path
+	if t.Manufacturer != "" {
+		s += ", manufacturer " + t.Manufacturer
+	}
+	if t.Firmware != "" {
+		s += ", firmware " + t.Firmware
+	}
+	return s
+}
+
+func describeDeviceKey(k *wire.DeviceKeyInfo) string {
+	where := "in the TPM (hardware-bound, not exportable)"
+	if !k.Hardware {
+		where = "software, kept in the secret store (no TPM: sessions bound to it last at most 24 h)"
+	}
+	return fmt.Sprintf("%s %s, thumbprint %s", k.Algorithm, where, k.Thumbprint)
+}
+
+// key prints the device key's public JWK and thumbprint, to register a
+// confidential client for private_key_jwt or to check DPoP bindings.
+func key(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flags("key", stderr)
+	asJSON := fs.Bool("json", false, "print JSON")
+	sub := ""
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		sub, args = args[0], args[1:]
+	}
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if sub != "show" {
+		return usageError{fmt.Errorf("usage: mayfly key show [--json]")}
+	}
+	c, err := newClient()
+	if err != nil {
+		return err
+	}
+	resp, err := c.Do(ctx, wire.Request{Op: wire.OpKey})
+	if err != nil {
+		return agentErr(err)
+	}
+	if resp.Status == nil || resp.Status.DeviceKey == nil {
+		return fmt.Errorf("the agent sent no device key")
+	}
+	k := resp.Status.DeviceKey
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(k)
+	}
+	fmt.Fprintf(stderr, "device key: %s\n", describeDeviceKey(k))
+	fmt.Fprintf(stderr, "register this public key (JWKS) with the provider for client_auth = \"private_key_jwt\":\n")
+	var jwk map[string]any
+	if err := json.Unmarshal(k.JWK, &jwk); err != nil {
+		return fmt.Errorf("the agent sent a bad JWK: %w", err)
+	}
+	jwk["kid"], jwk["use"], jwk["alg"] = k.Thumbprint, "sig", "ES256"
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(map[string]any{"keys": []any{jwk}})
 }

@@ -11,6 +11,7 @@
 // The file is TOML:
 //
 //	store = "auto"                 # or tpm, secret-service, keychain, wincred, kernel-keyring, memory
+//	tpm = ""                       # this machine's TPM; or "/dev/tpm0", "tcp:HOST:PORT", "unix:/PATH", "mssim:HOST:PORT"
 //
 //	[agent]
 //	idle_timeout = "30m"           # 1s to 168h
@@ -37,6 +38,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"net/netip"
 	"net/url"
 	"os"
@@ -54,6 +56,7 @@ import (
 type Config struct {
 	Path     string              // file it came from
 	Store    string              // "auto" or a store name
+	TPM      string              // "" for this machine's TPM, or a device path or emulator address
 	Agent    Agent               // the local agent's settings
 	Profiles map[string]*Profile // by name; never nil
 }
@@ -84,6 +87,31 @@ type Profile struct {
 	// caller's executable or one of its ancestors' must match one. nil
 	// means no restriction.
 	AllowExec []string
+	// DPoP binds the profile's tokens to the device key (RFC 9449).
+	DPoP bool
+	// ClientAuth is how the client authenticates at the token endpoint:
+	// ClientAuthNone (a public client) or ClientAuthPrivateKeyJWT (a
+	// confidential client registered with the device key, RFC 7523).
+	ClientAuth string
+	// RequireHardwareKey refuses a device key that is not in a TPM.
+	RequireHardwareKey bool
+	// Exchange maps a consumer ("git", "docker", "kubectl", ...) to the
+	// narrower token it gets by token exchange (RFC 8693); consumers not
+	// listed get the profile's own token.
+	Exchange map[string]Exchange
+}
+
+// Exchange describes the token one consumer receives by token exchange.
+type Exchange struct {
+	Audience []string // RFC 8693 audience
+	Resource []string // RFC 8693 resource: absolute URIs
+	Scopes   []string // requested scope; empty: the provider decides
+}
+
+// UsesDeviceKey reports whether the profile's requests are signed by the
+// device key.
+func (p *Profile) UsesDeviceKey() bool {
+	return p.DPoP || p.ClientAuth == ClientAuthPrivateKeyJWT || p.RequireHardwareKey
 }
 
 // Values of [Profile.Flow] and [Profile.Token].
@@ -93,7 +121,14 @@ const (
 
 	TokenAccess = "access_token"
 	TokenID     = "id_token"
+
+	ClientAuthNone          = "none"
+	ClientAuthPrivateKeyJWT = "private_key_jwt"
 )
+
+// Consumers are the names helpers give the agent, which key
+// [Profile.Exchange].
+var Consumers = []string{"git", "docker", "kubectl", "bazel", "json", "go", "cargo", "token"}
 
 // Defaults and limits.
 const (
@@ -237,6 +272,7 @@ func (c *Config) Match(target string) *Profile {
 type (
 	rawFile struct {
 		Store    value                 `toml:"store"`
+		TPM      value                 `toml:"tpm"`
 		Agent    rawAgent              `toml:"agent"`
 		Profiles map[string]rawProfile `toml:"profiles"`
 	}
@@ -245,15 +281,24 @@ type (
 		AlertRate   value `toml:"alert_rate"`
 	}
 	rawProfile struct {
-		Issuer        value `toml:"issuer"`
-		ClientID      value `toml:"client_id"`
-		Scopes        value `toml:"scopes"`
-		Flow          value `toml:"flow"`
-		Match         value `toml:"match"`
-		Username      value `toml:"username"`
-		Token         value `toml:"token"`
-		RefreshMargin value `toml:"refresh_margin"`
-		AllowExec     value `toml:"allow_exec"`
+		Issuer        value                  `toml:"issuer"`
+		ClientID      value                  `toml:"client_id"`
+		Scopes        value                  `toml:"scopes"`
+		Flow          value                  `toml:"flow"`
+		Match         value                  `toml:"match"`
+		Username      value                  `toml:"username"`
+		Token         value                  `toml:"token"`
+		RefreshMargin value                  `toml:"refresh_margin"`
+		AllowExec     value                  `toml:"allow_exec"`
+		DPoP          value                  `toml:"dpop"`
+		ClientAuth    value                  `toml:"client_auth"`
+		RequireHWKey  value                  `toml:"require_hardware_key"`
+		Exchange      map[string]rawExchange `toml:"exchange"`
+	}
+	rawExchange struct {
+		Audience value `toml:"audience"`
+		Resource value `toml:"resource"`
+		Scopes   value `toml:"scopes"`
 	}
 )
 
@@ -274,6 +319,7 @@ var (
 	topKeys     = tomlKeys[rawFile]()
 	agentKeys   = tomlKeys[rawAgent]()
 	profileKeys = tomlKeys[rawProfile]()
+	exchKeys    = tomlKeys[rawExchange]()
 )
 
 func tomlKeys[T any]() []string {
@@ -296,6 +342,10 @@ func schema(parent toml.Key) []string {
 		return agentKeys
 	case len(parent) == 2 && parent[0] == "profiles":
 		return profileKeys
+	case len(parent) == 3 && parent[0] == "profiles" && parent[2] == "exchange":
+		return Consumers
+	case len(parent) == 4 && parent[0] == "profiles" && parent[2] == "exchange":
+		return exchKeys
 	}
 	return nil
 }
@@ -307,6 +357,8 @@ func isTable(key toml.Key) bool {
 		return key[0] == "agent" || key[0] == "profiles"
 	case 2:
 		return key[0] == "profiles"
+	case 3, 4:
+		return key[0] == "profiles" && key[2] == "exchange"
 	}
 	return false
 }
@@ -450,6 +502,16 @@ func (v *validator) build(raw *rawFile) (*Config, error) {
 			return nil, v.errorf("store", "must be %q or one of %s (got %q)", defaultStore, strings.Join(stores, ", "), s)
 		}
 		c.Store = s
+	}
+	if raw.TPM.set {
+		s, err := v.str("tpm", raw.TPM)
+		if err != nil {
+			return nil, err
+		}
+		if reason := tpmReason(s); reason != "" {
+			return nil, v.errorf("tpm", "%s (got %q)", reason, s)
+		}
+		c.TPM = s
 	}
 	if raw.Agent.IdleTimeout.set {
 		d, err := v.duration("agent.idle_timeout", raw.Agent.IdleTimeout, minIdleTimeout, maxIdleTimeout)
@@ -636,7 +698,96 @@ func (v *validator) profile(name string, raw rawProfile) (*Profile, error) {
 			}
 		}
 	}
+	if raw.DPoP.set {
+		b, ok := raw.DPoP.v.(bool)
+		if !ok {
+			return nil, v.errorf(key("dpop"), "must be true or false (got %s)", describe(raw.DPoP.v))
+		}
+		p.DPoP = b
+	}
+	p.ClientAuth = ClientAuthNone
+	if raw.ClientAuth.set {
+		if p.ClientAuth, err = v.str(key("client_auth"), raw.ClientAuth); err != nil {
+			return nil, err
+		}
+		if p.ClientAuth != ClientAuthNone && p.ClientAuth != ClientAuthPrivateKeyJWT {
+			return nil, v.errorf(key("client_auth"), "must be %q (a public client) or %q (signed by the device key; see `mayfly key show`) (got %q)",
+				ClientAuthNone, ClientAuthPrivateKeyJWT, p.ClientAuth)
+		}
+	}
+	if raw.RequireHWKey.set {
+		b, ok := raw.RequireHWKey.v.(bool)
+		if !ok {
+			return nil, v.errorf(key("require_hardware_key"), "must be true or false (got %s)", describe(raw.RequireHWKey.v))
+		}
+		p.RequireHardwareKey = b
+	}
+	if len(raw.Exchange) > 0 {
+		p.Exchange = make(map[string]Exchange, len(raw.Exchange))
+		consumers := slices.Sorted(maps.Keys(raw.Exchange)) // first error is always the same one
+		for _, consumer := range consumers {
+			re := raw.Exchange[consumer]
+			if !slices.Contains(Consumers, consumer) {
+				return nil, v.errorf(toml.Key{"profiles", name, "exchange", consumer}.String(), "unknown key (consumers here: %s)", strings.Join(Consumers, ", "))
+			}
+			ek := func(field string) string { return toml.Key{"profiles", name, "exchange", consumer, field}.String() }
+			var ex Exchange
+			if re.Audience.set {
+				if ex.Audience, err = v.strOrStrs(ek("audience"), re.Audience); err != nil {
+					return nil, err
+				}
+			}
+			if re.Resource.set {
+				if ex.Resource, err = v.strOrStrs(ek("resource"), re.Resource); err != nil {
+					return nil, err
+				}
+				for i, r := range ex.Resource {
+					// RFC 8693 §2.1: an absolute URI without a fragment.
+					if u, perr := url.Parse(r); perr != nil || !u.IsAbs() || u.Fragment != "" {
+						return nil, v.errorf(fmt.Sprintf("%s[%d]", ek("resource"), i), "must be an absolute URI without a fragment (got %q)", r)
+					}
+				}
+			}
+			if re.Scopes.set {
+				if ex.Scopes, err = v.strs(ek("scopes"), re.Scopes); err != nil {
+					return nil, err
+				}
+				for i, sc := range ex.Scopes {
+					if !validScope(sc) {
+						return nil, v.errorf(fmt.Sprintf("%s[%d]", ek("scopes"), i), "not a scope (got %q)", sc)
+					}
+				}
+			}
+			if len(ex.Audience) == 0 && len(ex.Resource) == 0 && len(ex.Scopes) == 0 {
+				return nil, v.errorf(toml.Key{"profiles", name, "exchange", consumer}.String(), "names no audience, resource or scopes: say what the %s token is for, or remove the table", consumer)
+			}
+			p.Exchange[consumer] = ex
+		}
+	}
 	return p, nil
+}
+
+// strOrStrs accepts one string or a list of them.
+func (v *validator) strOrStrs(key string, val value) ([]string, error) {
+	if s, ok := val.v.(string); ok {
+		if s == "" || hasControl(s) {
+			return nil, v.errorf(key, "must not be empty or hold control characters (got %q)", s)
+		}
+		return []string{s}, nil
+	}
+	out, err := v.strs(key, val)
+	if err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, v.errorf(key, "must name at least one value")
+	}
+	for i, s := range out {
+		if s == "" || hasControl(s) {
+			return nil, v.errorf(fmt.Sprintf("%s[%d]", key, i), "must not be empty or hold control characters (got %q)", s)
+		}
+	}
+	return out, nil
 }
 
 // execReason says why s is not an acceptable allow_exec entry, or returns "".
@@ -648,8 +799,16 @@ func execReason(s string) string {
 		return "must not be empty"
 	case hasControl(s):
 		return "must not contain control characters"
+	case isWindowsAbs(s):
+		// C:/Program Files/Git/cmd/git.exe, or with backslashes: the
+		// agent compares Windows paths in any case and with \ and / alike,
+		// so the check is on the slash form.
+		s = strings.ReplaceAll(s, `\`, "/")
+		if path.Clean(s) != s {
+			return "must be a clean path, without \"//\", \".\", \"..\" or a trailing separator"
+		}
 	case !strings.HasPrefix(s, "/"):
-		return "must be an absolute path such as \"/usr/bin/git\", or a pattern such as \"/usr/lib/git-core/*\""
+		return "must be an absolute path such as \"/usr/bin/git\" (on Windows \"C:/Program Files/Git/cmd/git.exe\"), or a pattern such as \"/usr/lib/git-core/*\""
 	case path.Clean(s) != s:
 		return "must be a clean path, without \"//\", \".\", \"..\" or a trailing \"/\""
 	}
@@ -657,6 +816,12 @@ func execReason(s string) string {
 		return "not a valid pattern: " + err.Error()
 	}
 	return ""
+}
+
+// isWindowsAbs reports whether s is a drive-letter absolute path, C:\ or C:/.
+func isWindowsAbs(s string) bool {
+	return len(s) >= 3 && s[1] == ':' && (s[2] == '/' || s[2] == '\\') &&
+		('a' <= s[0]|0x20 && s[0]|0x20 <= 'z')
 }
 
 func (v *validator) str(key string, val value) (string, error) {

@@ -49,6 +49,7 @@ func TestLoadGood(t *testing.T) {
 				Username:      "x-access-token",
 				Token:         TokenID,
 				RefreshMargin: 5 * time.Minute,
+				ClientAuth:    "none",
 				AllowExec:     []string{"/usr/bin/git", "/usr/lib/git-core/git-remote-http*"},
 			},
 			"local": {
@@ -64,6 +65,7 @@ func TestLoadGood(t *testing.T) {
 				Username:      "oauth2",
 				Token:         TokenAccess,
 				RefreshMargin: 60 * time.Second,
+				ClientAuth:    "none",
 			},
 		},
 	}
@@ -177,6 +179,7 @@ var badFiles = map[string]struct {
 	"bad-profile-name.toml":            {key: `profiles."my work"`, reason: []string{"profile names must be 1 to 64"}},
 	"bad-syntax.toml":                  {key: ":4:", reason: []string{"invalid TOML"}},
 	"bad-store.toml":                   {key: "store", reason: []string{`"plaintext"`, "kernel-keyring"}},
+	"bad-tpm.toml":                     {key: "tpm", reason: []string{`unknown kind "127.0.0.1"`, "tcp:HOST:PORT", `"127.0.0.1:2321"`}},
 	"bad-agent-not-table.toml":         {key: "agent", reason: []string{"must be a table (got a string)"}},
 	"bad-wrong-type.toml":              {key: "profiles.work.client_id", reason: []string{"must be a string (got an integer)"}},
 	"bad-allow-exec-relative.toml":     {key: "profiles.work.allow_exec[1]", reason: []string{"must be an absolute path", `"git"`}},
@@ -242,7 +245,14 @@ func TestParseErrors(t *testing.T) {
 	tests := []struct {
 		name, data, want string
 	}{
-		{"unknown top-level key", "stores = \"auto\"", `stores: unknown key (known keys here: store, agent, profiles)`},
+		{"unknown top-level key", "stores = \"auto\"", `stores: unknown key (known keys here: store, tpm, agent, profiles)`},
+		{"tpm relative path", "tpm = \"dev/tpmrm0\"", `tpm: not a TPM: leave it out`},
+		{"tpm tcp without port", "tpm = \"tcp:127.0.0.1\"", "tpm: must be tcp:HOST:PORT"},
+		{"tpm tcp port zero", "tpm = \"tcp:127.0.0.1:0\"", "tpm: the port must be a number from 1 to 65535"},
+		{"tpm mssim last port", "tpm = \"mssim:127.0.0.1:65535\"", "from 1 to 65534"},
+		{"tpm unix relative", "tpm = \"unix:swtpm.sock\"", "tpm: must be unix:/absolute/path"},
+		{"tpm not a string", "tpm = 2321", "tpm: must be a string"},
+		{"tpm control", "tpm = \"/dev/tpm\\u0000\"", "tpm: must not contain control characters"},
 		{"unknown agent key", "[agent]\nidle = \"1m\"", "agent.idle: unknown key (known keys here: idle_timeout, alert_rate)"},
 		{"unknown dotted key", "agent.x.y = 1", "agent.x.y: unknown key"},
 		{"unknown nested table", head + "[profiles.w.extra]\na = 1", "profiles.w.extra: unknown key"},
@@ -291,8 +301,18 @@ func TestParseErrors(t *testing.T) {
 		{"allow_exec empty entry", head + "allow_exec = [\"\"]", "profiles.w.allow_exec[0]: must not be empty"},
 		{"allow_exec dot dot", head + "allow_exec = [\"/usr/bin/../bin/git\"]", "profiles.w.allow_exec[0]: must be a clean path"},
 		{"allow_exec trailing slash", head + "allow_exec = [\"/usr/bin/\"]", "profiles.w.allow_exec[0]: must be a clean path"},
+		{"allow_exec Windows dot dot", head + "allow_exec = ['C:\\a\\..\\git.exe']", "profiles.w.allow_exec[0]: must be a clean path"},
 		{"allow_exec twice", head + "allow_exec = [\"/usr/bin/git\", \"/usr/bin/git\"]", "profiles.w.allow_exec[1]: same entry as allow_exec[0]"},
 		{"allow_exec control", head + "allow_exec = [\"/usr/bin/g\\u0007\"]", "profiles.w.allow_exec[0]: must not contain control"},
+		{"dpop string", head + "dpop = \"yes\"", "profiles.w.dpop: must be true or false (got a string)"},
+		{"client_auth secret", head + "client_auth = \"client_secret_basic\"", `profiles.w.client_auth: must be "none" (a public client) or "private_key_jwt"`},
+		{"require_hardware_key int", head + "require_hardware_key = 1", "profiles.w.require_hardware_key: must be true or false"},
+		{"exchange unknown consumer", head + "[profiles.w.exchange.gti]\naudience = \"x\"", `profiles.w.exchange.gti: unknown key`},
+		{"exchange unknown key", head + "[profiles.w.exchange.git]\naudiences = \"x\"", `profiles.w.exchange.git.audiences: unknown key (known keys here: audience, resource, scopes)`},
+		{"exchange empty", head + "[profiles.w.exchange.git]", `profiles.w.exchange.git: names no audience, resource or scopes`},
+		{"exchange relative resource", head + "[profiles.w.exchange.git]\nresource = \"git.example\"", `profiles.w.exchange.git.resource[0]: must be an absolute URI`},
+		{"exchange bad scope", head + "[profiles.w.exchange.kubectl]\nscopes = [\"a b\"]", `profiles.w.exchange.kubectl.scopes[0]: not a scope`},
+		{"exchange not a table", head + "exchange = 1", `profiles.w.exchange: must be a table`},
 		{"match empty string", "[profiles.w]\nissuer = \"https://id.example\"\nclient_id = \"m\"\nmatch = [\"\"]", "profiles.w.match[0]: must not be empty"},
 		{"secret in profile name is fine, bad name is not", "[profiles.\"client secret\"]\nissuer = \"x\"", "profile names must be"},
 	}
@@ -317,6 +337,12 @@ func TestParseAccepts(t *testing.T) {
 	}{
 		{"store memory", "store = \"memory\"", func(c *Config) bool { return c.Store == "memory" }},
 		{"reserved store", "store = \"tpm\"", func(c *Config) bool { return c.Store == "tpm" }},
+		{"tpm default", "", func(c *Config) bool { return c.TPM == "" }},
+		{"tpm empty", "tpm = \"\"", func(c *Config) bool { return c.TPM == "" }},
+		{"tpm device", "tpm = \"/dev/tpm0\"", func(c *Config) bool { return c.TPM == "/dev/tpm0" }},
+		{"tpm swtpm tcp", "tpm = \"tcp:127.0.0.1:2321\"", func(c *Config) bool { return c.TPM == "tcp:127.0.0.1:2321" }},
+		{"tpm swtpm unix", "tpm = \"unix:/run/swtpm/sock\"", func(c *Config) bool { return c.TPM == "unix:/run/swtpm/sock" }},
+		{"tpm mssim", "tpm = \"mssim:[::1]:2321\"", func(c *Config) bool { return c.TPM == "mssim:[::1]:2321" }},
 		{"idle timeout bounds", "[agent]\nidle_timeout = \"168h\"", func(c *Config) bool { return c.Agent.IdleTimeout == 168*time.Hour }},
 		{"inline agent table", "agent = {idle_timeout = \"1s\"}", func(c *Config) bool { return c.Agent.IdleTimeout == time.Second }},
 		{"http localhost issuer", "[profiles.w]\nissuer = \"http://LocalHost:8080\"\n" + tail, func(c *Config) bool { return c.Profiles["w"].Issuer == "http://LocalHost:8080" }},
@@ -329,7 +355,20 @@ func TestParseAccepts(t *testing.T) {
 		{"alert rate off", "[agent]\nalert_rate = 0", func(c *Config) bool { return c.Agent.AlertRate == 0 }},
 		{"alert rate default", "", func(c *Config) bool { return c.Agent.AlertRate == 600 }},
 		{"allow_exec patterns", "[profiles.w]\nissuer = \"https://id.example\"\n" + tail + "allow_exec = [\"/usr/bin/git\", \"/opt/*/bin/tool-[ab]\", \"/\"]", func(c *Config) bool { return len(c.Profiles["w"].AllowExec) == 3 }},
+		{"allow_exec on Windows", "[profiles.w]\nissuer = \"https://id.example\"\n" + tail + "allow_exec = ['C:\\Program Files\\Git\\cmd\\git.exe', \"c:/tools/*.exe\"]", func(c *Config) bool { return len(c.Profiles["w"].AllowExec) == 2 }},
 		{"allow_exec unset", "[profiles.w]\nissuer = \"https://id.example\"\n" + tail, func(c *Config) bool { return c.Profiles["w"].AllowExec == nil }},
+		{"device key options", "[profiles.w]\nissuer = \"https://id.example\"\n" + tail + "dpop = true\nclient_auth = \"private_key_jwt\"\nrequire_hardware_key = true",
+			func(c *Config) bool {
+				p := c.Profiles["w"]
+				return p.DPoP && p.ClientAuth == ClientAuthPrivateKeyJWT && p.RequireHardwareKey && p.UsesDeviceKey()
+			}},
+		{"no device key by default", "[profiles.w]\nissuer = \"https://id.example\"\n" + tail, func(c *Config) bool { return !c.Profiles["w"].UsesDeviceKey() }},
+		{"exchange per consumer", "[profiles.w]\nissuer = \"https://id.example\"\n" + tail +
+			"[profiles.w.exchange.git]\naudience = \"git\"\n[profiles.w.exchange.kubectl]\naudience = [\"k8s\", \"k8s-2\"]\nresource = [\"https://k8s.example/\"]\nscopes = [\"openid\"]",
+			func(c *Config) bool {
+				e := c.Profiles["w"].Exchange
+				return len(e) == 2 && e["git"].Audience[0] == "git" && len(e["kubectl"].Audience) == 2 && e["kubectl"].Resource[0] == "https://k8s.example/"
+			}},
 		{"byte order mark", "\ufeffstore = \"auto\"", func(c *Config) bool { return c.Store == "auto" }},
 	}
 	for _, tt := range tests {

@@ -18,6 +18,9 @@ func FuzzParse(f *testing.F) {
 		"[profiles.w]\nissuer = {a = 1}\nmatch = [{b = 2}, 3]\n",
 		"a = \"\"\"\nb\n\"\"\"\n=",
 		"\ufeff[agent]\nIdle_Timeout = 1",
+		"tpm = \"tcp:127.0.0.1:2321\"\nstore = \"tpm\"\n",
+		"tpm = \"mssim:[::1]:65534\"\n",
+		"tpm = \"unix:/run/s\u2028ock\"\n",
 	} {
 		f.Add([]byte(seed))
 	}

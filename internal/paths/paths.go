@@ -53,6 +53,18 @@ func AuditLog() (string, error) {
 	return filepath.Join(d, "audit.log"), nil
 }
 
+// TPMStore returns the folder of the TPM-sealed store, tpm in the [State]
+// folder. It holds envelopes only: values encrypted under data keys that
+// only this machine's TPM can unseal, which is also why it belongs in the
+// state folder rather than with data that may be copied between machines.
+func TPMStore() (string, error) {
+	d, err := State()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(d, "tpm"), nil
+}
+
 // Socket returns where the agent listens and helpers connect:
 // $MAYFLY_AGENT_SOCKET, else a per-user default. On Linux and macOS that is a
 // UNIX socket, $XDG_RUNTIME_DIR/mayfly/agent.sock, else agent.sock in a

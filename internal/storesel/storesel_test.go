@@ -8,14 +8,14 @@ import (
 )
 
 func TestOpenNamesWhatExists(t *testing.T) {
-	_, err := Open(context.Background(), "plaintext-file")
+	_, err := Open(context.Background(), "plaintext-file", Options{})
 	if err == nil || !strings.Contains(err.Error(), "does not exist on this system") || !strings.Contains(err.Error(), "memory") {
 		t.Fatalf("Open(plaintext-file) = %v", err)
 	}
 }
 
 func TestProbeListsEveryStore(t *testing.T) {
-	reports := Probe(context.Background())
+	reports := Probe(context.Background(), Options{})
 	if len(reports) != len(Names()) {
 		t.Fatalf("%d reports for %d stores", len(reports), len(Names()))
 	}
@@ -32,7 +32,7 @@ func TestProbeListsEveryStore(t *testing.T) {
 // Whatever "auto" picks, it is one of the stores it may pick, and when it
 // picks none the error says that nothing is written in plaintext instead.
 func TestOpenAuto(t *testing.T) {
-	s, err := Open(context.Background(), "auto")
+	s, err := Open(context.Background(), "auto", Options{})
 	if err != nil {
 		if !strings.Contains(err.Error(), "never falls back to a plaintext file") {
 			t.Fatalf("Open(auto) = %v", err)
