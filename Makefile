@@ -14,7 +14,7 @@ STATICCHECK := $(TOOLS_DIR)/staticcheck-$(strip $(STATICCHECK_VERSION))/staticch
 GOVULNCHECK := $(TOOLS_DIR)/govulncheck-$(strip $(GOVULNCHECK_VERSION))/govulncheck
 export MAYFLY_PEERS_DIR := $(PEERS_DIR)
 
-.PHONY: all build $(addprefix build-,$(BINS)) peers test test-unit race fuzz vet lint cross demo bench clean
+.PHONY: all build $(addprefix build-,$(BINS)) peers test test-tpmsim test-unit race fuzz vet lint cross demo bench gobench clean
 
 all: build
 
@@ -31,11 +31,17 @@ peers:
 	scripts/install-peers.sh
 
 # The whole suite: vet and lint, unit and integration tests against real
-# peers (Dex, git, the kernel keyring), with the race detector, then a short
-# run of every fuzz target.
+# peers (Dex, oidc-provider, git, swtpm, the kernel keyring), with the race
+# detector, the TPM tests again on go-tpm-tools' simulator (cgo, behind the
+# tpmsimulator tag so no release binary links it), then a short run of every
+# fuzz target.
 test: build peers lint
 	MAYFLY_REQUIRE_PEERS=1 MAYFLY_BIN_DIR=$(CURDIR)/bin $(GO) test -race -count=1 -timeout 20m ./...
+	$(MAKE) test-tpmsim
 	$(MAKE) fuzz FUZZTIME=10s
+
+test-tpmsim:
+	CGO_ENABLED=1 $(GO) test -tags tpmsimulator -count=1 -run Sim ./attest/... ./backends/tpm/...
 
 test-unit:
 	$(GO) test -short ./...
@@ -82,6 +88,12 @@ BENCHFLAGS ?=
 bench: build peers
 	scripts/install-bench.sh
 	$(GO) run ./scripts/bench -bin $(CURDIR)/bin -peers $(PEERS_DIR)/bin -out $(CURDIR)/bench/results $(BENCHFLAGS)
+	$(MAKE) gobench
+
+# The in-process Go benchmarks: codecs, the agent round trip, single flight,
+# DPoP proofs (software and TPM) and the TPM commands per refresh (swtpm).
+gobench:
+	$(GO) test -run '^$$' -bench . -benchtime 1s -count 3 ./protocol/... ./agent/... ./attest/... | tee bench/results/go-bench.txt
 
 clean:
 	rm -rf bin

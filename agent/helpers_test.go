@@ -408,6 +408,7 @@ type env struct {
 	cancel  context.CancelFunc // stops the agent
 	done    chan struct{}      // closed when Serve returned
 	served  error              // what Serve returned
+	extra   func(*Options)     // applied to the agent's options on start
 }
 
 // defaultConfig has two profiles on the same provider: work (matched by git
@@ -434,8 +435,14 @@ username = "home-user"
 // newEnv writes cfg (defaultConfig if empty) and starts an agent.
 func newEnv(t testing.TB, cfg string) *env {
 	t.Helper()
+	return newEnvWith(t, cfg, nil)
+}
+
+// newEnvWith is newEnv with extra applied to the agent's options.
+func newEnvWith(t testing.TB, cfg string, extra func(*Options)) *env {
+	t.Helper()
 	clk := &clock{}
-	e := &env{t: t, clock: clk, idp: newIdP(t, clk), store: &hookStore{Store: memory.New()}, log: &syncBuffer{}}
+	e := &env{t: t, clock: clk, idp: newIdP(t, clk), store: &hookStore{Store: memory.New()}, log: &syncBuffer{}, extra: extra}
 	dir, err := os.MkdirTemp("", "mf") // t.TempDir can exceed a socket path's 108 bytes
 	if err != nil {
 		t.Fatal(err)
@@ -481,7 +488,7 @@ func (e *env) start() {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	e.agent = New(Options{
+	opt := Options{
 		ConfigPath: e.cfgPath,
 		Socket:     e.sock,
 		Store:      e.store,
@@ -489,7 +496,11 @@ func (e *env) start() {
 		HTTP:       e.idp.srv.Client(),
 		Now:        e.clock.Now,
 		AuditLog:   e.audit,
-	})
+	}
+	if e.extra != nil {
+		e.extra(&opt)
+	}
+	e.agent = New(opt)
 	ctx, cancel := context.WithCancel(context.Background())
 	e.cancel = cancel
 	e.done = make(chan struct{})
