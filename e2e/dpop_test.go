@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"bufio"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -368,4 +369,81 @@ func TestPrivateKeyJWTWithTPMKey(t *testing.T) {
 		}
 	}
 	noSecretsAnywhere(t, tw.world, []string{at, rt})
+}
+
+// TestDPoPBrowserSoftwareKey: without a TPM the device key is a software
+// key, reported as such; the browser flow binds the authorization code to it
+// (dpop_jkt, RFC 9449 §10) and the tokens to it (cnf.jkt).
+func TestDPoPBrowserSoftwareKey(t *testing.T) {
+	w := newBareWorld(t)
+	tw := &tpmWorld{world: w}
+	if err := os.MkdirAll(filepath.Join(w.dir, "op"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	tw.op = startOIDCProvider(t, testpeers.OIDCProviderOptions{WorkDir: filepath.Join(w.dir, "op"), DPoPNonce: true})
+	w.issuer = tw.op.Issuer
+	w.git = testpeers.StartGitServerWith(introspector{tw.op}, filepath.Join(w.dir, "repos"))
+	t.Cleanup(w.git.Close)
+	if err := w.git.CreateRepo("app", "# app\n"); err != nil {
+		t.Fatal(err)
+	}
+	// A TPM address where none listens: no TPM, whatever this machine has.
+	w.writeConfig(fmt.Sprintf(`tpm = "unix:%s"
+
+[profiles.corp]
+issuer = %q
+client_id = %q
+scopes = ["openid", "offline_access", "email"]
+flow = "browser"
+match = [%q]
+dpop = true
+`, filepath.Join(w.dir, "no-tpm.sock"), tw.op.Issuer, testpeers.OIDCProviderClientID, w.git.URL+"/"))
+	w.mustRun("git", "config", "--global", "credential."+w.git.URL+".helper", "mayfly")
+	t.Cleanup(w.stopAgent)
+
+	key := tw.keyShow()
+	if key.Hardware || key.Provider != "software" {
+		t.Fatalf("device key without a TPM: %+v", key)
+	}
+	st := tw.fullStatus()
+	if st.TPM == nil || st.TPM.Usable || st.TPM.Problem == "" {
+		t.Errorf("status TPM without one: %+v", st.TPM)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c := w.cmd(ctx, "mayfly", "login", "--no-browser")
+	stderr, err := c.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var shown strings.Builder
+	signedIn := make(chan error, 1)
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		shown.WriteString(sc.Text() + "\n")
+		if m := authURLRE.FindStringSubmatch(sc.Text()); m != nil {
+			if !strings.Contains(m[1], "dpop_jkt="+key.Thumbprint) {
+				t.Errorf("authorization URL without dpop_jkt=%s: %s", key.Thumbprint, m[1])
+			}
+			go func() { signedIn <- tw.op.BrowserSignIn(ctx, m[1]) }()
+		}
+	}
+	if err := c.Wait(); err != nil {
+		t.Fatalf("mayfly login: %v\n%s", err, shown.String())
+	}
+	if err := <-signedIn; err != nil {
+		t.Fatal(err)
+	}
+	w.mustRun("git", "clone", "-q", w.git.URL+"/app.git", filepath.Join(w.work, "app"))
+	at, err := w.fill()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := tw.introspect(at); jkt(m) != key.Thumbprint {
+		t.Fatalf("introspection: %v, want cnf.jkt %s", m, key.Thumbprint)
+	}
 }
