@@ -36,10 +36,16 @@ var errKeyChanged = errors.New("the device key this session was bound to is gone
 // deviceKey returns the device key and its prover, opening or making the
 // key on first use.
 func (a *Agent) deviceKey(ctx context.Context, requireHW bool) (*devicekey.Key, *dpop.Prover, error) {
+	return a.openDeviceKey(ctx, requireHW, false)
+}
+
+// openDeviceKey is deviceKey; with noCreate it never makes a key, and
+// fails with backends.ErrNotFound when there is none.
+func (a *Agent) openDeviceKey(ctx context.Context, requireHW, noCreate bool) (*devicekey.Key, *dpop.Prover, error) {
 	a.keyMu.Lock()
 	defer a.keyMu.Unlock()
 	if a.key == nil {
-		k, err := devicekey.Open(ctx, a.opt.Store, devicekey.Options{Hardware: a.opt.Hardware, Now: a.now})
+		k, err := devicekey.Open(ctx, a.opt.Store, devicekey.Options{Hardware: a.opt.Hardware, NoCreate: noCreate, Now: a.now})
 		if errors.Is(err, devicekey.ErrReplaced) {
 			a.log.Warn("the device key was lost with its TPM and replaced: sessions bound to it must sign in again")
 			a.record(auditlog.Event{Event: auditlog.Alert, Kind: "device_key_replaced",
@@ -64,11 +70,12 @@ func (a *Agent) deviceKey(ctx context.Context, requireHW bool) (*devicekey.Key, 
 
 // keyInfo describes the device key for status, if there is one; it never
 // makes one.
-func (a *Agent) keyInfo() *wire.DeviceKeyInfo {
-	a.keyMu.Lock()
-	k, p := a.key, a.prover
-	a.keyMu.Unlock()
-	if k == nil {
+func (a *Agent) keyInfo(ctx context.Context) *wire.DeviceKeyInfo {
+	if _, ok := a.opt.Store.(unusable); ok {
+		return nil
+	}
+	k, p, err := a.openDeviceKey(ctx, false, true)
+	if err != nil {
 		return nil
 	}
 	return describeKey(k, p)

@@ -527,7 +527,7 @@ func (a *Agent) status(ctx context.Context) wire.Response {
 	if a.opt.TPM != nil {
 		st.TPM = a.opt.TPM(ctx)
 	}
-	st.DeviceKey = a.keyInfo()
+	st.DeviceKey = a.keyInfo(ctx)
 	for _, name := range cfg.ProfileNames() {
 		p := cfg.Profiles[name]
 		s := a.session(p)

@@ -83,7 +83,10 @@ type Options struct {
 	Hardware Hardware
 	// RequireHardware refuses a software key.
 	RequireHardware bool
-	Now             func() time.Time
+	// NoCreate makes Open return an error matching backends.ErrNotFound
+	// instead of making a key when there is none.
+	NoCreate bool
+	Now      func() time.Time
 }
 
 // Open returns the device key, making one when there is none. A stored
@@ -96,6 +99,9 @@ func Open(ctx context.Context, st Store, opt Options) (*Key, error) {
 	b, err := st.Get(ctx, StoreKey)
 	switch {
 	case errors.Is(err, backends.ErrNotFound):
+		if opt.NoCreate {
+			return nil, fmt.Errorf("device key: %w", err)
+		}
 		return create(ctx, st, opt)
 	case errors.Is(err, backends.ErrKeyLost):
 		// The sealed store lost it with its TPM: the key is gone too.
