@@ -5,7 +5,9 @@
 # through the wrapper module in scripts/peers/dex (Dex's go.mod has a replace
 # directive, so `go install` refuses it, and its master deadlocks on refresh
 # with memory storage); the distribution registry v3.1.2 and crane v0.22.1
-# with `go install`; swtpm, the simulator's build deps and Node.js from apt.
+# with `go install`; zitadel/oidc v3.52.0's example OP (token exchange) through
+# scripts/peers/zitadel-op; panva's oidc-provider 9.13.3 with npm; swtpm, the
+# simulator's build deps and Node.js from apt.
 # Idempotent: what is already there is not rebuilt.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -75,6 +77,21 @@ if ! cmp -s "$op_src/package-lock.json" "$op/node_modules/.mayfly-installed-lock
   cp "$op_src/package-lock.json" "$op/node_modules/.mayfly-installed-lock.json"
 fi
 cp "$op_src/server.mjs" "$op/server.mjs.tmp" && mv "$op/server.mjs.tmp" "$op/server.mjs"
+
+# The OpenID provider of zitadel/oidc v3.52.0's example, for token exchange
+# (scripts/peers/zitadel-op: a wrapper module around the example's exported
+# packages that registers Mayfly as a public client allowed to exchange).
+# The binary's name carries the version and a hash of the wrapper's files,
+# so editing them rebuilds it; internal/testpeers looks for that name.
+zop_src="$here/peers/zitadel-op"
+zop_hash=$(cat "$zop_src/go.mod" "$zop_src/go.sum" "$zop_src/main.go" | sha256sum | cut -c1-12)
+zop="$PEERS_DIR/bin/zitadel-op-v3.52.0-$zop_hash"
+if [ ! -x "$zop" ]; then
+  echo "install-peers: building zitadel-op (zitadel/oidc v3.52.0)" >&2
+  (cd "$zop_src" && CGO_ENABLED=0 go build -trimpath -o "$zop.tmp" .)
+  mv "$zop.tmp" "$zop"
+fi
+ln -sf "$(basename "$zop")" "$PEERS_DIR/bin/zitadel-op"
 
 for tool in kubectl cargo; do
   command -v "$tool" >/dev/null || echo "install-peers: warning: $tool not found; its end-to-end tests will fail under MAYFLY_REQUIRE_PEERS=1" >&2
