@@ -1,5 +1,6 @@
 # Mayfly. `make build` puts every helper in ./bin; `make demo` runs the main
-# job end to end on loopback; `make test` runs the whole suite.
+# job end to end on loopback; `make test` runs the whole suite; `make stress`
+# only the agent's load and crash tests.
 GO        ?= go
 BINS      := $(notdir $(wildcard helpers/*))
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
@@ -14,7 +15,7 @@ STATICCHECK := $(TOOLS_DIR)/staticcheck-$(strip $(STATICCHECK_VERSION))/staticch
 GOVULNCHECK := $(TOOLS_DIR)/govulncheck-$(strip $(GOVULNCHECK_VERSION))/govulncheck
 export MAYFLY_PEERS_DIR := $(PEERS_DIR)
 
-.PHONY: all build $(addprefix build-,$(BINS)) peers test test-tpmsim test-unit race fuzz vet lint cross demo bench gobench clean
+.PHONY: all build $(addprefix build-,$(BINS)) peers test test-tpmsim test-unit stress race fuzz vet lint cross demo bench gobench clean
 
 all: build
 
@@ -33,11 +34,13 @@ peers:
 # The whole suite: vet and lint, unit and integration tests against real
 # peers (Dex, oidc-provider, git, swtpm, the kernel keyring), with the race
 # detector, the TPM tests again on go-tpm-tools' simulator (cgo, behind the
-# tpmsimulator tag so no release binary links it), then a short run of every
-# fuzz target.
+# tpmsimulator tag so no release binary links it), the stress tests at full
+# counts (on their own: they need the two cores to themselves), then a short
+# run of every fuzz target.
 test: build peers lint
-	MAYFLY_REQUIRE_PEERS=1 MAYFLY_BIN_DIR=$(CURDIR)/bin $(GO) test -race -count=1 -timeout 20m ./...
+	MAYFLY_REQUIRE_PEERS=1 MAYFLY_BIN_DIR=$(CURDIR)/bin $(GO) test -race -count=1 -timeout 20m -skip '^($(STRESS_TESTS))$$' ./...
 	$(MAKE) test-tpmsim
+	$(STRESS_RUN)
 	$(MAKE) fuzz FUZZTIME=10s
 
 test-tpmsim:
@@ -45,6 +48,17 @@ test-tpmsim:
 
 test-unit:
 	$(GO) test -short ./...
+
+# The agent under load and under SIGKILL against oidc-provider (rotation with
+# reuse detection), and a stolen refresh token replayed: 1,000 concurrent
+# helper calls across 20 forced rotations, then 200 rotations with the agent
+# killed at random moments (e2e/stress_test.go, e2e/torture_test.go). Three
+# to five minutes; each test prints its numbers. MAYFLY_STRESS_ROTATIONS (50
+# calls each) and MAYFLY_TORTURE_ROTATIONS lower the counts.
+STRESS_TESTS := TestStressConcurrentRotations|TestTortureSIGKILL|TestReplayStolenRefreshToken
+STRESS_RUN = MAYFLY_REQUIRE_PEERS=1 MAYFLY_BIN_DIR=$(CURDIR)/bin $(GO) test -count=1 -timeout 20m -v -run '^($(STRESS_TESTS))$$' ./e2e
+stress: build peers
+	$(STRESS_RUN)
 
 vet:
 	$(GO) vet ./...

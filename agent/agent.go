@@ -104,7 +104,16 @@ type Agent struct {
 // New returns an agent; Serve runs it.
 func New(opt Options) *Agent {
 	if opt.HTTP == nil {
-		opt.HTTP = &http.Client{Timeout: 30 * time.Second}
+		// A fresh connection for every request to a provider: refreshes
+		// come minutes apart, long after servers close idle connections
+		// (Node's default is 5 s), and a POST sent on a connection the
+		// server is closing fails with EOF, which Go does not retry for a
+		// POST, and which must not be retried blindly: had the provider
+		// seen it, a second refresh would replay a rotated token and end
+		// the session. The handshake costs nothing at that rate.
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.DisableKeepAlives = true
+		opt.HTTP = &http.Client{Timeout: 30 * time.Second, Transport: t}
 	}
 	if opt.Now == nil {
 		opt.Now = time.Now
