@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -54,36 +53,42 @@ func (c *Client) Do(ctx context.Context, req wire.Request) (wire.Response, error
 	return last, err
 }
 
+// Ask is Do for a helper's hot path, for a request whose answer is one
+// line without a list or a status in it: OpToken, OpErase, OpPing, OpStop
+// and OpStaticGet, OpStaticSet, OpStaticErase (not OpLogin, OpLogout,
+// OpStatus or OpStaticList). It decodes the answer with
+// [wire.Reader.ReadReply], without encoding/json, so that a helper that
+// only calls Ask does not link it; an answer Do would need for decoding
+// fails with [wire.ErrNested].
+func (c *Client) Ask(ctx context.Context, req wire.Request) (wire.Response, error) {
+	rd, done, err := c.send(ctx, req)
+	if err != nil {
+		return wire.Response{}, err
+	}
+	defer done()
+	var resp wire.Response
+	if err := rd.ReadReply(&resp); err != nil {
+		return wire.Response{}, c.readErr(ctx, err)
+	}
+	if resp.Error != nil {
+		return wire.Response{}, resp.Error
+	}
+	return resp, nil
+}
+
 // Stream sends req and calls fn for each line until the agent closes the
 // connection, fn fails, or ctx ends (which also tells the agent to stop, as
 // it watches the connection).
 func (c *Client) Stream(ctx context.Context, req wire.Request, fn func(wire.Response) error) error {
-	conn, err := c.dial(ctx)
+	rd, done, err := c.send(ctx, req)
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	defer stop()
-
-	req.V = wire.Version
-	if req.Config == "" {
-		req.Config = c.Config
-	}
-	if err := wire.Write(conn, req); err != nil {
-		return c.ctxErr(ctx, err)
-	}
-	rd := wire.NewReader(conn)
+	defer done()
 	for {
 		var resp wire.Response
 		if err := rd.Read(&resp); err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			if errors.Is(err, io.EOF) {
-				err = errors.New("agent closed the connection without answering")
-			}
-			return fmt.Errorf("agent at %s: %w", c.Socket, err)
+			return c.readErr(ctx, err)
 		}
 		if resp.Error != nil {
 			return resp.Error
@@ -95,6 +100,41 @@ func (c *Client) Stream(ctx context.Context, req wire.Request, fn func(wire.Resp
 			return nil
 		}
 	}
+}
+
+// send connects (starting the agent if need be) and sends req. The
+// answer is read from rd; done closes the connection. Until then, the end
+// of ctx closes it, which ends a read and tells the agent to stop.
+func (c *Client) send(ctx context.Context, req wire.Request) (rd *wire.Reader, done func(), err error) {
+	conn, err := c.dial(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	done = func() {
+		stop()
+		conn.Close()
+	}
+	req.V = wire.Version
+	if req.Config == "" {
+		req.Config = c.Config
+	}
+	if err := wire.WriteRequest(conn, req); err != nil {
+		done()
+		return nil, nil, c.ctxErr(ctx, err)
+	}
+	return wire.NewReader(conn), done, nil
+}
+
+// readErr describes a failure to read the agent's answer.
+func (c *Client) readErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if errors.Is(err, io.EOF) {
+		err = errors.New("agent closed the connection without answering")
+	}
+	return fmt.Errorf("agent at %s: %w", c.Socket, err)
 }
 
 func (c *Client) ctxErr(ctx context.Context, err error) error {
@@ -114,7 +154,7 @@ func (c *Client) Running(ctx context.Context) bool {
 	return true
 }
 
-func (c *Client) dial(ctx context.Context) (net.Conn, error) {
+func (c *Client) dial(ctx context.Context) (io.ReadWriteCloser, error) {
 	conn, err := c.connect(ctx)
 	if err != nil && notRunning(err) && !c.Autostart {
 		return nil, fmt.Errorf("%w on %s", ErrNotRunning, c.Socket)

@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/mayflyhq/mayfly/agent/wire"
 	"github.com/mayflyhq/mayfly/internal/envknob"
 )
@@ -193,6 +195,77 @@ func TestDoAgentError(t *testing.T) {
 	}
 }
 
+func TestAsk(t *testing.T) {
+	expiry := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	f := startFake(t, func(req wire.Request, conn net.Conn) {
+		switch req.URL {
+		case "https://error/":
+			wire.Write(conn, wire.Response{Error: &wire.Error{Code: wire.CodeNoProfile, Message: "no profile serves https://error/"}})
+		case "https://status/":
+			wire.Write(conn, wire.Response{Status: &wire.Status{PID: 1}})
+		case "https://garbage/":
+			io.WriteString(conn, "{garbage\n")
+		case "https://hangup/":
+		default:
+			wire.Write(conn, wire.Response{Profile: "work", Username: "oauth2", Token: "tok", Expiry: expiry})
+		}
+	})
+	c := &Client{Socket: f.sock, Config: "/home/u/.config/mayfly/config.toml"}
+	ctx := context.Background()
+	resp, err := c.Ask(ctx, wire.Request{Op: wire.OpToken, URL: "https://git.example/", Consumer: "git"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (wire.Response{Profile: "work", Username: "oauth2", Token: "tok", Expiry: expiry}); !cmp.Equal(resp, want) {
+		t.Errorf("got %+v, want %+v", resp, want)
+	}
+	if got, want := f.requests(), []wire.Request{{V: wire.Version, Op: wire.OpToken, Config: c.Config, URL: "https://git.example/", Consumer: "git"}}; !slices.Equal(got, want) {
+		t.Errorf("agent received %+v, want %+v", got, want)
+	}
+
+	_, err = c.Ask(ctx, wire.Request{Op: wire.OpToken, URL: "https://error/"})
+	var we *wire.Error
+	if !errors.As(err, &we) || we.Code != wire.CodeNoProfile {
+		t.Errorf("agent error: got %v (%T), want the agent's *wire.Error", err, err)
+	}
+	_, err = c.Ask(ctx, wire.Request{Op: wire.OpToken, URL: "https://status/"})
+	if !errors.Is(err, wire.ErrNested) || !strings.Contains(err.Error(), f.sock) {
+		t.Errorf("an answer for Do: %v, want wire.ErrNested naming the socket", err)
+	}
+	_, err = c.Ask(ctx, wire.Request{Op: wire.OpToken, URL: "https://garbage/"})
+	if err == nil || !strings.Contains(err.Error(), "wire: decode") {
+		t.Errorf("garbage answer: %v", err)
+	}
+	_, err = c.Ask(ctx, wire.Request{Op: wire.OpToken, URL: "https://hangup/"})
+	if err == nil || !strings.Contains(err.Error(), "without answering") || !strings.Contains(err.Error(), f.sock) {
+		t.Errorf("no answer: %v, want an error naming the socket", err)
+	}
+	done, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := c.Ask(done, wire.Request{Op: wire.OpPing}); !errors.Is(err, context.Canceled) {
+		t.Errorf("with a cancelled context: %v", err)
+	}
+}
+
+// Ask, like Do, gives up when the context ends, and hangs up.
+func TestAskCancel(t *testing.T) {
+	hungUp := make(chan struct{})
+	f := startFake(t, func(_ wire.Request, conn net.Conn) {
+		io.Copy(io.Discard, conn)
+		close(hungUp)
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := (&Client{Socket: f.sock}).Ask(ctx, wire.Request{Op: wire.OpToken}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("got %v, want the context's error", err)
+	}
+	select {
+	case <-hungUp:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the connection stayed open after the context ended")
+	}
+}
+
 func TestStream(t *testing.T) {
 	f := startFake(t, reply(
 		wire.Response{Event: wire.EventDevice, UserCode: "ABCD"},
@@ -340,6 +413,9 @@ func TestAutostart(t *testing.T) {
 	state := t.TempDir()
 	t.Setenv("XDG_STATE_HOME", state)
 	t.Setenv(fakeAgentEnv, "1") // the started test binary plays the agent
+	// Stale values in the environment: the agent must get the client's.
+	t.Setenv(envknob.AgentSocket, "stale/agent.sock")
+	t.Setenv(envknob.Config, "/stale.toml")
 	c := &Client{Socket: filepath.Join(shortDir(t), "agent.sock"), Config: "/etc/mayfly-test.toml", Autostart: true, AgentBin: exe}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
@@ -412,10 +488,82 @@ func TestDeps(t *testing.T) {
 			"github.com/mayflyhq/mayfly/tokensource",
 			"github.com/mayflyhq/mayfly/internal/config",
 			"github.com/Microsoft/go-winio", // the Windows pipe dialer, never linked on UNIX
+			// Costly at every helper start (bench/README.md): the socket
+			// is dialled with system calls.
+			"net",
+			"os/signal",
 		} {
 			if dep == bad || strings.HasPrefix(dep, bad+"/") {
 				t.Errorf("agent/client links %s", dep)
 			}
 		}
+	}
+}
+
+// The client refuses an agent socket served by another user: the fake
+// agent runs as nobody (root and setpriv needed).
+func TestOtherUsersAgentRefused(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root to run the fake agent as nobody")
+	}
+	setpriv, err := exec.LookPath("setpriv")
+	if err != nil {
+		t.Skip("no setpriv (util-linux)")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := shortDir(t)
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "agent")
+	b, err := os.ReadFile(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(dir, "agent.sock")
+	cmd := exec.Command(setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "--", bin)
+	cmd.Env = []string{fakeAgentEnv + "=1", envknob.AgentSocket + "=" + sock}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	c := &Client{Socket: sock}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		_, err = c.Ask(context.Background(), wire.Request{Op: wire.OpPing})
+		if !errors.Is(err, ErrNotRunning) || time.Now().After(deadline) {
+			break
+		}
+	}
+	if err == nil || !strings.Contains(err.Error(), "belongs to uid 65534, not to you") {
+		t.Errorf("an agent run by nobody: %v, want a refusal", err)
+	}
+}
+
+// peerUID reads the uid of the process at the other end.
+func TestPeerUID(t *testing.T) {
+	if runtime.GOOS != "linux" && runtime.GOOS != "darwin" {
+		t.Skip("no peer credentials here")
+	}
+	f := startFake(t, reply(wire.Response{}))
+	conn, err := (&Client{Socket: f.sock}).connect(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	rc, err := conn.(*os.File).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var uid int
+	var perr error
+	rc.Control(func(fd uintptr) { uid, perr = peerUID(int(fd)) })
+	if perr != nil || uid != os.Getuid() {
+		t.Errorf("peerUID = %d, %v; want %d", uid, perr, os.Getuid())
 	}
 }

@@ -222,26 +222,34 @@ func NewReader(r io.Reader) *Reader { return &Reader{bufio.NewReaderSize(r, 4096
 
 // Read decodes the next line into v.
 func (r *Reader) Read(v any) error {
+	line, err := r.line()
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(line, v); err != nil {
+		return fmt.Errorf("wire: decode: %w", err)
+	}
+	return nil
+}
+
+// line returns the next line, newline included.
+func (r *Reader) line() ([]byte, error) {
 	var line []byte
 	for {
 		chunk, err := r.r.ReadSlice('\n')
 		line = append(line, chunk...)
 		if len(line) > MaxLine {
-			return fmt.Errorf("wire: message longer than %d bytes", MaxLine)
+			return nil, fmt.Errorf("wire: message longer than %d bytes", MaxLine)
 		}
 		if err == bufio.ErrBufferFull {
 			continue
 		}
 		if err != nil {
 			if err == io.EOF && len(line) > 0 {
-				return fmt.Errorf("wire: truncated message: %w", io.ErrUnexpectedEOF)
+				return nil, fmt.Errorf("wire: truncated message: %w", io.ErrUnexpectedEOF)
 			}
-			return err
+			return nil, err
 		}
-		break
+		return line, nil
 	}
-	if err := json.Unmarshal(line, v); err != nil {
-		return fmt.Errorf("wire: decode: %w", err)
-	}
-	return nil
 }

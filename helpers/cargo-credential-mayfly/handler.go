@@ -44,7 +44,7 @@ func (handler) Perform(ctx context.Context, req cargocred.Request) (cargocred.Re
 	if err != nil {
 		return cargocred.Response{}, err
 	}
-	resp, err := c.Do(ctx, wire.Request{Op: wire.OpToken, URL: index, Consumer: "cargo"})
+	resp, err := c.Ask(ctx, wire.Request{Op: wire.OpToken, URL: index, Consumer: "cargo"})
 	var we *wire.Error
 	if errors.As(err, &we) && we.Code == wire.CodeNoProfile {
 		// Cargo tries its next provider on url-not-supported: this index

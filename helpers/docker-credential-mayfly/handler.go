@@ -33,14 +33,18 @@ func tokenURL(server string) string {
 	return "https://" + server
 }
 
-// do sends one request to the agent, starting it if need be.
+// do sends one request to the agent, starting it if need be. Only a list
+// has an answer that client.Ask, the hot path's call, cannot decode.
 func do(ctx context.Context, req wire.Request) (wire.Response, error) {
 	c, err := client.New()
 	if err != nil {
 		return wire.Response{}, err
 	}
 	req.Consumer = "docker"
-	return c.Do(ctx, req)
+	if req.Op == wire.OpStaticList {
+		return c.Do(ctx, req)
+	}
+	return c.Ask(ctx, req)
 }
 
 // token asks the agent for a token for server. A *wire.Error with code

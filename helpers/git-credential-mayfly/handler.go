@@ -40,7 +40,7 @@ func (h *handler) Get(ctx context.Context, req gitcred.Request) (gitcred.Respons
 	if err != nil {
 		return gitcred.Response{}, err
 	}
-	resp, err := c.Do(ctx, wire.Request{Op: wire.OpToken, URL: req.URL(), Profile: h.profile, Consumer: "git"})
+	resp, err := c.Ask(ctx, wire.Request{Op: wire.OpToken, URL: req.URL(), Profile: h.profile, Consumer: "git"})
 	var we *wire.Error
 	if errors.As(err, &we) && we.Code == wire.CodeNoProfile && h.profile == "" {
 		return gitcred.Response{}, nil
@@ -80,7 +80,7 @@ func (h *handler) Erase(ctx context.Context, req gitcred.Request) error {
 		return err
 	}
 	c.Autostart = false // no agent, no token to drop
-	_, err = c.Do(ctx, wire.Request{Op: wire.OpErase, URL: req.URL(), Profile: h.profile, Token: tok, Consumer: "git"})
+	_, err = c.Ask(ctx, wire.Request{Op: wire.OpErase, URL: req.URL(), Profile: h.profile, Token: tok, Consumer: "git"})
 	if errors.Is(err, client.ErrNotRunning) {
 		return nil
 	}

@@ -4,13 +4,16 @@ import (
 	"bytes"
 	"context"
 	"os/exec"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
 
 // TestDeps keeps the helper small and quick to start: git runs it on every
 // fetch, so it talks to the agent and nothing else. HTTP, OAuth, TOML and
-// Kubernetes belong in the agent.
+// Kubernetes belong in the agent; os/signal costs every start
+// (bench/README.md, "Where the time goes").
 func TestDeps(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs go list")
@@ -20,9 +23,40 @@ func TestDeps(t *testing.T) {
 		t.Skipf("go list: %v", err)
 	}
 	for _, dep := range strings.Fields(string(out)) {
-		for _, banned := range []string{"net/http", "crypto/tls", "golang.org/x/oauth2", "github.com/BurntSushi/toml", "k8s.io/"} {
+		for _, banned := range []string{"net/http", "crypto/tls", "golang.org/x/oauth2", "github.com/BurntSushi/toml", "k8s.io/", "os/signal"} {
 			if dep == banned || strings.HasPrefix(dep, banned+"/") || (strings.HasSuffix(banned, "/") && strings.HasPrefix(dep, banned)) {
 				t.Errorf("git-credential-mayfly links %s", dep)
+			}
+		}
+	}
+}
+
+// TestHotPathCode keeps in the binary none of the code the hot path was
+// freed of (bench/README.md, "Where the time goes"): encoding/json's
+// reflection (the agent's answer is read by client.Ask) and, on UNIX, the
+// net package (the client dials with system calls). The package is linked,
+// for wire's other messages, but none of its decoding or encoding code.
+func TestHotPathCode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the helper")
+	}
+	bin := filepath.Join(t.TempDir(), "helper")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Skipf("go build: %v\n%s", err, out)
+	}
+	out, err := exec.Command("go", "tool", "nm", bin).Output()
+	if err != nil {
+		t.Skipf("go tool nm: %v", err)
+	}
+	banned := []string{"encoding/json.Unmarshal", "encoding/json.Marshal", "encoding/json.(*decodeState)", "encoding/json.(*encodeState)"}
+	if runtime.GOOS != "windows" { // where go-winio's pipes are net.Conns
+		banned = append(banned, "net.(*Dialer)", "net.(*conn)")
+	}
+	for _, b := range banned {
+		for line := range strings.Lines(string(out)) {
+			if f := strings.Fields(line); len(f) >= 3 && strings.HasPrefix(f[len(f)-1], b) {
+				t.Errorf("git-credential-mayfly links %s", f[len(f)-1])
+				break
 			}
 		}
 	}

@@ -6,7 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 
 	"github.com/mayflyhq/mayfly/agent/client"
 	"github.com/mayflyhq/mayfly/agent/wire"
@@ -18,8 +21,9 @@ import (
 
 // handler turns kubectl's requests into agent calls.
 type handler struct {
-	profile string    // --profile: serve this profile whatever the cluster
-	stderr  io.Writer // where a sign-in is shown; kubectl passes it to the person
+	profile   string    // --profile: serve this profile whatever the cluster
+	stderr    io.Writer // where a sign-in is shown; kubectl passes it to the person
+	cancelled bool      // Ctrl-C or SIGTERM ended a sign-in
 }
 
 func newHandler(args []string, stderr io.Writer) (*handler, error) {
@@ -57,7 +61,7 @@ func (h *handler) Token(ctx context.Context, req execcred.Request) (execcred.Res
 		return execcred.Response{}, err
 	}
 	treq := wire.Request{Op: wire.OpToken, URL: server, Profile: h.profile, Consumer: "kubectl"}
-	resp, err := c.Do(ctx, treq)
+	resp, err := c.Ask(ctx, treq)
 	if needsSignIn(err) {
 		switch {
 		case !req.Interactive:
@@ -69,13 +73,21 @@ func (h *handler) Token(ctx context.Context, req execcred.Request) (execcred.Res
 			// device code is a prompt: style R17, never hang in CI.
 			return execcred.Response{}, h.signInHint(err, envknob.NonInteractive+" is set")
 		}
-		if err := h.signIn(ctx, c, server); err != nil {
-			if ctx.Err() != nil {
+		// Ctrl-C and SIGTERM end a sign-in cleanly, here and not in main:
+		// signal.Notify costs a thread, which the hot path would pay for at
+		// every start (bench/README.md). Elsewhere they end the plugin,
+		// and the kernel closes the agent's connection.
+		sctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+		serr := h.signIn(sctx, c, server)
+		h.cancelled = sctx.Err() != nil
+		stop()
+		if serr != nil {
+			if h.cancelled {
 				return execcred.Response{}, errors.New("sign-in cancelled")
 			}
-			return execcred.Response{}, err
+			return execcred.Response{}, serr
 		}
-		resp, err = c.Do(ctx, treq)
+		resp, err = c.Ask(ctx, treq)
 	}
 	if err != nil {
 		return execcred.Response{}, ctxErr(ctx, err)

@@ -17,18 +17,15 @@ import (
 	"context"
 	"io"
 	"os"
-	"os/signal"
 	"slices"
-	"syscall"
 
 	"github.com/mayflyhq/mayfly/internal/ui/usage"
 	"github.com/mayflyhq/mayfly/protocol/execcred"
 )
 
+// main installs no signal handler: the handler does, for a sign-in only.
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	os.Exit(run(ctx, os.Args[1:], os.Getenv(execcred.EnvVar), os.Stdout, os.Stderr))
+	os.Exit(run(context.Background(), os.Args[1:], os.Getenv(execcred.EnvVar), os.Stdout, os.Stderr))
 }
 
 func run(ctx context.Context, args []string, execInfo string, stdout, stderr io.Writer) int {
@@ -43,7 +40,7 @@ func run(ctx context.Context, args []string, execInfo string, stdout, stderr io.
 		return 2
 	}
 	code := execcred.Run(ctx, execInfo, stdout, stderr, h)
-	if code != 0 && ctx.Err() != nil {
+	if code != 0 && (ctx.Err() != nil || h.cancelled) {
 		// Ctrl-C during a sign-in on the terminal: the handler has said
 		// "sign-in cancelled"; exit as a shell reports an interrupt.
 		return 130

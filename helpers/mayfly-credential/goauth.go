@@ -51,7 +51,7 @@ func (goauthHandler) Credentials(ctx context.Context, req goauth.Request) ([]goa
 	if err != nil {
 		return nil, err
 	}
-	resp, err := c.Do(ctx, wire.Request{Op: wire.OpToken, URL: req.URL, Consumer: "go"})
+	resp, err := c.Ask(ctx, wire.Request{Op: wire.OpToken, URL: req.URL, Consumer: "go"})
 	var we *wire.Error
 	if errors.As(err, &we) && we.Code == wire.CodeNoProfile {
 		return nil, nil

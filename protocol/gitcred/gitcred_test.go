@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
@@ -114,6 +115,21 @@ func TestReadRequest(t *testing.T) {
 			wantErr: "line 1: longer than 65535 bytes",
 		},
 		{
+			name: "line of exactly 65535 bytes at EOF, without newline",
+			in:   "host=x\npath=" + strings.Repeat("p", maxLineBytes-len("path=")),
+			want: Request{Host: "x", Path: strings.Repeat("p", maxLineBytes-len("path="))},
+		},
+		{
+			name:    "line of 65536 bytes at EOF, without newline",
+			in:      "host=x\npath=" + strings.Repeat("p", maxLineBytes-len("path=")+1),
+			wantErr: "line 2: longer than 65535 bytes",
+		},
+		{
+			name: "long lines, each a few times the buffer, then short ones",
+			in:   "path=" + strings.Repeat("p", 3*bufSize) + "\nhost=" + strings.Repeat("h", bufSize-len("host=")-1) + "\nprotocol=https\n\n",
+			want: Request{Path: strings.Repeat("p", 3*bufSize), Host: strings.Repeat("h", bufSize-len("host=")-1), Protocol: "https"},
+		},
+		{
 			name:    "huge line without newline",
 			in:      "host=x\npath=" + strings.Repeat("p", 3*maxLineBytes),
 			wantErr: "line 2: longer than 65535 bytes",
@@ -156,6 +172,11 @@ func TestReadRequest(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := ReadRequest(strings.NewReader(tt.in))
+			// The buffering must not show, however the input arrives.
+			slowGot, slowErr := ReadRequest(iotest.OneByteReader(strings.NewReader(tt.in)))
+			if (slowErr == nil) != (err == nil) || err != nil && slowErr.Error() != err.Error() || !cmp.Equal(got, slowGot) {
+				t.Errorf("read a byte at a time: %+v, %v; at once: %+v, %v", slowGot, slowErr, got, err)
+			}
 			if tt.wantErr != "" {
 				if err == nil {
 					t.Fatalf("ReadRequest() = %+v, want error containing %q", got, tt.wantErr)

@@ -34,16 +34,15 @@ const (
 // Errors are single-line and never contain attribute values, which may be
 // secrets. The only text quoted is the start of a line that has no "=".
 func ReadRequest(r io.Reader) (Request, error) {
-	// One byte more than the limit, so that a line of exactly maxLineBytes
-	// fits and a longer one shows up as bufio.ErrBufferFull instead of
-	// being read whole into memory.
-	br := bufio.NewReaderSize(r, maxLineBytes+1)
+	// A request is a few short lines: a small buffer, which readLine
+	// goes beyond for a long line, up to the limit.
+	br := bufio.NewReaderSize(r, bufSize)
 	var (
 		req   Request
 		total int
 	)
 	for n := 1; ; n++ {
-		raw, err := br.ReadSlice('\n')
+		raw, err := readLine(br)
 		if errors.Is(err, bufio.ErrBufferFull) || len(raw) > maxLineBytes {
 			return Request{}, fmt.Errorf("gitcred: line %d: longer than %d bytes", n, maxLineBytes)
 		}
@@ -77,6 +76,26 @@ func ReadRequest(r io.Reader) (Request, error) {
 			return req, nil
 		}
 	}
+}
+
+// bufSize is ReadRequest's buffer: more than a real request needs.
+const bufSize = 4096
+
+// readLine reads up to and including the next newline, or to EOF, as
+// ReadSlice does, but beyond the buffer: until the line is complete or
+// longer than maxLineBytes (and then with bufio.ErrBufferFull, unless the
+// line ended right there). Only a long line is copied.
+func readLine(br *bufio.Reader) ([]byte, error) {
+	raw, err := br.ReadSlice('\n')
+	if !errors.Is(err, bufio.ErrBufferFull) {
+		return raw, err
+	}
+	line := append([]byte(nil), raw...)
+	for errors.Is(err, bufio.ErrBufferFull) && len(line) <= maxLineBytes {
+		raw, err = br.ReadSlice('\n')
+		line = append(line, raw...)
+	}
+	return line, err
 }
 
 // parseLine applies one "key=value" line (line end already removed) to req.

@@ -97,8 +97,8 @@ func (w *world) pairs() []pair {
 		hot("cargo", "cargo-credential-mayfly (cargo)", command{Shell: execIn(cargoReq, t["cargo-credential-mayfly"], "--cargo-plugin"), want: `"token"`}),
 		hot("token", "mayfly token (apiKeyHelper)", command{Shell: execIn(null, t["mayfly"], "token", "--profile", "corp"), want: "."}),
 		{ID: "ref-sockclient", Group: "Hot path: whole process, the agent holds a valid token, ÷ hello-world",
-			Title: "reference: minimal Go UNIX-socket client, same request to the same agent",
-			A:     command{Label: "sockclient", Shell: execIn(sockReq, t["sockclient"], "-socket", socketPath), want: `"token"`},
+			Title: "reference: minimal Go UNIX-socket client (system calls, no net), same request to the same agent",
+			A:     command{Label: "sockclient", Shell: execIn(sockReq, t["sockclient"], socketPath), want: `"token"`},
 			B:     hello(null)},
 		{ID: "ref-cache", Group: "Hot path: whole process, the agent holds a valid token, ÷ hello-world",
 			Title: "reference: git credential-cache get",
@@ -201,6 +201,8 @@ type pairResult struct {
 	Ratio    stats     `json:"ratio"` // over rounds, unitless
 	Rounds   []float64 `json:"round_ratios"`
 	NRounds  int       `json:"rounds"`
+	Dropped  int       `json:"dropped_rounds,omitempty"` // rounds without a ratio: see timePair
+	Runs     int       `json:"runs_per_round"`
 	Warmup   int       `json:"warmup"`
 	Target   float64   `json:"target,omitempty"`
 	Met      *bool     `json:"met,omitempty"`
@@ -353,11 +355,22 @@ func (w *world) timePair(ctx context.Context, p pair) (pairResult, error) {
 		if r%2 == 1 {
 			ta, tb = tb, ta
 		}
+		// hyperfine subtracts the shell's start-up as it measured it once,
+		// at its own start, and reports a run shorter than that as 0 ms.
+		// On a loaded machine that can swallow a whole side's median, which
+		// then has no ratio: the round is dropped (and counted).
+		if summarize(ta).Median <= 0 || summarize(tb).Median <= 0 {
+			pr.Dropped++
+			continue
+		}
 		allA, allB = append(allA, ta...), append(allB, tb...)
 		pr.Rounds = append(pr.Rounds, summarize(ta).Median/summarize(tb).Median)
 	}
+	if len(pr.Rounds) == 0 {
+		return pr, fmt.Errorf("%s: no round gave a ratio (every one had a median of 0 ms after hyperfine's shell correction)", p.Title)
+	}
 	pr.AMs, pr.BMs, pr.Ratio = summarize(allA), summarize(allB), summarize(pr.Rounds)
-	pr.NRounds, pr.Warmup = rounds, warmup
+	pr.NRounds, pr.Warmup, pr.Runs = rounds, warmup, runs
 	if p.Target > 0 {
 		met := pr.Ratio.Median <= p.Target
 		pr.Met = &met

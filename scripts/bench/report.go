@@ -81,7 +81,8 @@ func (r *results) markdown() string {
 	p("Each pair ran in %d rounds that alternate the order (A B, then B A), each round %d untimed warm-up runs and %d timed runs of each command "+
 		"(fewer for slow commands: see rounds × runs). Times are whole-process wall-clock milliseconds from hyperfine, "+
 		"with the shell's start-up subtracted: median (min–max). A ÷ B is per round, median(A) ÷ median(B); the table gives the median "+
-		"over rounds (min–max over rounds). Load is the 1-minute load average before → after the pair.\n",
+		"over rounds (min–max over rounds); a round where a side's median came out as 0 ms (hyperfine's shell correction "+
+		"exceeding the run, on a loaded machine) has no ratio and is dropped. Load is the 1-minute load average before → after the pair.\n",
 		r.Settings["rounds"], r.Settings["warmup"], r.Settings["runs"])
 
 	group := ""
@@ -101,8 +102,16 @@ func (r *results) markdown() string {
 		if pr.Title != pr.A.Label {
 			name = pr.Title + ": " + name
 		}
-		p("| %s | %s | %s | %d×%d | **%.2f** (%.2f–%.2f) | %s | %s | %s → %s |\n",
-			name, ms(pr.AMs), ms(pr.BMs), pr.NRounds, pr.AMs.N/max(pr.NRounds, 1), pr.Ratio.Median, pr.Ratio.Min, pr.Ratio.Max, target, met, load1(pr.LoadFrom), load1(pr.LoadTo))
+		runs := pr.Runs
+		if runs == 0 { // a latest.json from before runs_per_round
+			runs = pr.AMs.N / max(pr.NRounds, 1)
+		}
+		rounds := fmt.Sprintf("%d×%d", pr.NRounds, runs)
+		if pr.Dropped > 0 {
+			rounds += fmt.Sprintf(" (%d dropped)", pr.Dropped)
+		}
+		p("| %s | %s | %s | %s | **%.2f** (%.2f–%.2f) | %s | %s | %s → %s |\n",
+			name, ms(pr.AMs), ms(pr.BMs), rounds, pr.Ratio.Median, pr.Ratio.Min, pr.Ratio.Max, target, met, load1(pr.LoadFrom), load1(pr.LoadTo))
 	}
 	var notes []string
 	for _, pr := range r.Pairs {
@@ -113,7 +122,10 @@ func (r *results) markdown() string {
 			notes = append(notes, fmt.Sprintf("%s: Dex saw %d refresh requests during a hot-path pair.", pr.Title, *pr.Grants))
 		}
 		if pr.Grants != nil && strings.HasPrefix(pr.ID, "refresh") {
-			runs := pr.AMs.N + pr.NRounds*pr.Warmup
+			runs := pr.NRounds * (pr.Runs + pr.Warmup)
+			if pr.Runs == 0 { // a latest.json from before runs_per_round
+				runs = pr.AMs.N + pr.NRounds*pr.Warmup
+			}
 			notes = append(notes, fmt.Sprintf("%s: Dex saw %d refresh requests for %d runs of each side, warm-ups included "+
 				"(one per run of A; one per run of B, in the untimed `mayfly token` of the erase after B's previous erase).", pr.Title, *pr.Grants, runs))
 		}
