@@ -338,7 +338,7 @@ func scanText(path string, data []byte) []Finding {
 			out = append(out, Finding{File: path, Line: lineOf(data, m[2]), Kind: r.id, What: r.what, raw: secret, priority: 1})
 		}
 	}
-	for _, m := range assignRE.FindAllStringSubmatchIndex(text, -1) {
+	for _, m := range assignRE().FindAllStringSubmatchIndex(text, -1) {
 		name, value := text[m[2]:m[3]], text[m[4]:m[5]]
 		if !genericSecret(name, value) {
 			continue

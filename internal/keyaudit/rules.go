@@ -190,10 +190,18 @@ func placeholder(v string) bool {
 // value that looks random. gitleaks' generic-api-key rule does the same
 // with a longer list of exceptions; this is its core, with its entropy
 // threshold (3.5 bits per character).
+//
+// Compiled on first use: the counted repetitions make assignRE cost ~9 ms
+// and 150 KB at start-up, which every `mayfly` command and the agent would
+// pay for an audit they do not run.
 var (
-	assignRE = regexp.MustCompile(`(?im)(?:^|[\s;{,(])(?:export\s+)?["']?([A-Za-z0-9_.-]*(?:api[_.-]?key|apikey|secret|token|passw(?:or)?d|passwd|pwd|credential|auth[_.-]?key|access[_.-]?key|private[_.-]?key|[_.-]key\b)[A-Za-z0-9_.-]*)["']?[ \t]*(?::=|=>|=|:)[ \t]*["'\x60]?([A-Za-z0-9_+/=.~-]{16,200})["'\x60]?[ \t]*(?:[;,#)}\r]|$)`)
+	assignRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`(?im)(?:^|[\s;{,(])(?:export\s+)?["']?([A-Za-z0-9_.-]*(?:api[_.-]?key|apikey|secret|token|passw(?:or)?d|passwd|pwd|credential|auth[_.-]?key|access[_.-]?key|private[_.-]?key|[_.-]key\b)[A-Za-z0-9_.-]*)["']?[ \t]*(?::=|=>|=|:)[ \t]*["'\x60]?([A-Za-z0-9_+/=.~-]{16,200})["'\x60]?[ \t]*(?:[;,#)}\r]|$)`)
+	})
 	// Names that hold no secret although they contain a word above.
-	assignNotRE       = regexp.MustCompile(`(?i)(?:_|-|\.|^)(?:url|uri|endpoint|name|id|file|path|dir|size|length|len|type|kind|header|prefix|env|count|ttl|expiry|expires|timeout|helper|command|cmd)$|public|csrf|tokenizer|sha\d*|hash|digest|checksum|fingerprint`)
+	assignNotRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`(?i)(?:_|-|\.|^)(?:url|uri|endpoint|name|id|file|path|dir|size|length|len|type|kind|header|prefix|env|count|ttl|expiry|expires|timeout|helper|command|cmd)$|public|csrf|tokenizer|sha\d*|hash|digest|checksum|fingerprint`)
+	})
 	genericMinEntropy = 3.5
 )
 
@@ -215,7 +223,7 @@ var ownedPrefixes = func() []string {
 
 // genericSecret reports whether value, assigned to name, looks like a key.
 func genericSecret(name, value string) bool {
-	if assignNotRE.MatchString(name) || placeholder(value) {
+	if assignNotRE().MatchString(name) || placeholder(value) {
 		return false
 	}
 	lower := strings.ToLower(value)
