@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/mayflyhq/mayfly/agent"
@@ -56,6 +58,15 @@ func runAgent(ctx context.Context, stderr io.Writer) error {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// The agent's live heap is a few MiB; without a limit the
+		// collector lets it double between cycles under a burst of
+		// callers, and the pages stay resident. A soft limit keeps the
+		// peak about 2 MiB lower (measured with 100 concurrent helpers);
+		// the runtime caps the collector's share of CPU if it is ever too
+		// low. GOMEMLIMIT in the environment still wins.
+		debug.SetMemoryLimit(agentMemoryLimit)
+	}
 	if err := agent.Harden(); err != nil {
 		log.Warn("could not harden the process", "err", err)
 	}
@@ -112,6 +123,9 @@ func runAgent(ctx context.Context, stderr io.Writer) error {
 	}
 	return agent.New(opt).Serve(ctx, ln)
 }
+
+// agentMemoryLimit is the agent's soft memory limit.
+const agentMemoryLimit = 8 << 20
 
 // tpmProbeTimeout bounds the agent's first look at its TPM.
 const tpmProbeTimeout = 5 * time.Second
