@@ -13,7 +13,7 @@ import (
 
 // Socket activation as systemd does it (sd_listen_fds(3), "File
 // Descriptor Passing"), read without libsystemd: the manager binds the
-// socket (dist/systemd/mayfly-agent.socket), starts the agent on the first
+// socket (contrib/systemd/mayfly-agent.socket), starts the agent on the first
 // connection with the listening socket as file descriptor 3, and says so
 // in LISTEN_PID (the agent's pid, so that a process the agent starts does
 // not take the variables for its own), LISTEN_FDS (how many descriptors,

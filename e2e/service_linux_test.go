@@ -19,7 +19,7 @@ import (
 	"github.com/mayflyhq/mayfly/agent/wire"
 )
 
-// The agent as systemd runs it from dist/systemd: socket-activated.
+// The agent as systemd runs it from contrib/systemd: socket-activated.
 
 // activation is one user's set-up for a socket-activated agent: the
 // runtime folder systemd would make (%t/mayfly, 0700; here 0755 so that

@@ -30,7 +30,7 @@ func TestSystemdAnalyzeVerify(t *testing.T) {
 	}
 	var units []string
 	for _, u := range []string{"mayfly-agent.socket", "mayfly-agent.service"} {
-		b, err := os.ReadFile(filepath.Join("..", "dist", "systemd", u))
+		b, err := os.ReadFile(filepath.Join("..", "contrib", "systemd", u))
 		if err != nil {
 			t.Fatal(err)
 		}

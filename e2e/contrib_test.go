@@ -18,14 +18,14 @@ import (
 	"github.com/mayflyhq/mayfly/internal/paths"
 )
 
-// The service definitions in dist/ against what the agent and the helpers
-// expect. systemd's own check of the units is in dist_linux_test.go.
+// The service definitions in contrib/ against what the agent and the helpers
+// expect. systemd's own check of the units is in contrib_linux_test.go.
 
 // unitKeys reads a systemd unit file's Key=Value lines, section by
 // section ("Socket.ListenStream").
 func unitKeys(t *testing.T, name string) map[string]string {
 	t.Helper()
-	f, err := os.Open(filepath.Join("..", "dist", "systemd", name))
+	f, err := os.Open(filepath.Join("..", "contrib", "systemd", name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +140,7 @@ func plistDict(r io.Reader) (map[string]string, error) {
 // at load and again only after a failure (not after an idle exit), with
 // owner-only files and no core dumps; plutil(1) checks it on macOS.
 func TestLaunchdPlist(t *testing.T) {
-	p := filepath.Join("..", "dist", "launchd", "dev.mayfly.agent.plist")
+	p := filepath.Join("..", "contrib", "launchd", "dev.mayfly.agent.plist")
 	f, err := os.Open(p)
 	if err != nil {
 		t.Fatal(err)
