@@ -3,6 +3,7 @@ package dpop
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -86,7 +87,9 @@ func (t *Transport) prepare(req *http.Request, body []byte, proof, assert bool) 
 	if assert {
 		form, err := url.ParseQuery(string(body))
 		if err != nil {
-			return nil, fmt.Errorf("dpop: the request body is not a form: %w", err)
+			// Not %w: the parser's error quotes the body, which holds a
+			// grant (a code or a refresh token).
+			return nil, errors.New("dpop: the request body is not a form")
 		}
 		a, err := t.Prover.Assertion(t.ClientID, t.Issuer)
 		if err != nil {
