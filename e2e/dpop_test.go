@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -410,34 +409,12 @@ dpop = true
 		t.Errorf("status TPM without one: %+v", st.TPM)
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	c := w.cmd(ctx, "mayfly", "login", "--no-browser")
-	stderr, err := c.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var shown strings.Builder
-	signedIn := make(chan error, 1)
-	sc := bufio.NewScanner(stderr)
-	for sc.Scan() {
-		shown.WriteString(sc.Text() + "\n")
-		if m := authURLRE.FindStringSubmatch(sc.Text()); m != nil {
-			if !strings.Contains(m[1], "dpop_jkt="+key.Thumbprint) {
-				t.Errorf("authorization URL without dpop_jkt=%s: %s", key.Thumbprint, m[1])
-			}
-			go func() { signedIn <- tw.op.BrowserSignIn(ctx, m[1]) }()
+	w.loginBrowserWith(func(ctx context.Context, u string) error {
+		if !strings.Contains(u, "dpop_jkt="+key.Thumbprint) {
+			t.Errorf("authorization URL without dpop_jkt=%s: %s", key.Thumbprint, u)
 		}
-	}
-	if err := c.Wait(); err != nil {
-		t.Fatalf("mayfly login: %v\n%s", err, shown.String())
-	}
-	if err := <-signedIn; err != nil {
-		t.Fatal(err)
-	}
+		return tw.op.BrowserSignIn(ctx, u)
+	})
 	w.mustRun("git", "clone", "-q", w.git.URL+"/app.git", filepath.Join(w.work, "app"))
 	at, err := w.fill()
 	if err != nil {

@@ -3,8 +3,6 @@
 package e2e
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -17,7 +15,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/mayflyhq/mayfly/internal/auditlog"
@@ -41,47 +38,6 @@ func startZitadelOP(t *testing.T, dir string) *testpeers.ZitadelOP {
 	}
 	t.Cleanup(func() { z.Close() })
 	return z
-}
-
-// loginBrowserWith runs `mayfly login --no-browser` with the browser flow and
-// has signIn play the person at the authorization URL it shows.
-func (w *world) loginBrowserWith(signIn func(ctx context.Context, authURL string) error) {
-	w.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	c := w.cmd(ctx, "mayfly", "login", "--no-browser")
-	var stdout bytes.Buffer
-	c.Stdout = &stdout
-	stderr, err := c.StderrPipe()
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	if err := c.Start(); err != nil {
-		w.t.Fatal(err)
-	}
-	var shown strings.Builder
-	signedIn := make(chan error, 1)
-	urls := 0
-	sc := bufio.NewScanner(stderr)
-	for sc.Scan() {
-		shown.WriteString(sc.Text() + "\n")
-		if m := authURLRE.FindStringSubmatch(sc.Text()); m != nil {
-			urls++
-			go func() { signedIn <- signIn(ctx, m[1]) }()
-		}
-	}
-	if err := c.Wait(); err != nil {
-		w.t.Fatalf("mayfly login: %v\n%s", err, shown.String())
-	}
-	if urls != 1 {
-		w.t.Fatalf("mayfly login showed %d authorization URLs:\n%s", urls, shown.String())
-	}
-	if err := <-signedIn; err != nil {
-		w.t.Fatal(err)
-	}
-	if stdout.Len() != 0 {
-		w.t.Errorf("mayfly login wrote to stdout: %q", stdout.String())
-	}
 }
 
 // jwtClaims decodes a JWT's audience and subject without verifying it.

@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -213,33 +212,7 @@ func (w *opWorld) statusOf() wire.Status {
 // pages.
 func (w *opWorld) loginBrowser() {
 	w.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	c := w.cmd(ctx, "mayfly", "login", "--flow", "browser", "--no-browser")
-	stderr, err := c.StderrPipe()
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	if err := c.Start(); err != nil {
-		w.t.Fatal(err)
-	}
-	var shown strings.Builder
-	signedIn := make(chan error, 1)
-	urls := 0
-	sc := bufio.NewScanner(stderr)
-	for sc.Scan() {
-		shown.WriteString(sc.Text() + "\n")
-		if m := authURLRE.FindStringSubmatch(sc.Text()); m != nil {
-			urls++
-			go func() { signedIn <- w.op.BrowserSignIn(ctx, m[1]) }()
-		}
-	}
-	if err := c.Wait(); err != nil || urls != 1 {
-		w.t.Fatalf("mayfly login --flow browser: %v, %d authorization URLs\n%s", err, urls, shown.String())
-	}
-	if err := <-signedIn; err != nil {
-		w.t.Fatal(err)
-	}
+	w.loginBrowserWith(w.op.BrowserSignIn, "--flow", "browser")
 }
 
 // settledStats reads the provider's counters once two reads agree.
